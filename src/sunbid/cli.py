@@ -1,0 +1,67 @@
+"""The ``sunbid`` command: serve, demo, database, administration, certificates and the transparency log."""
+
+from __future__ import annotations
+
+import typer
+
+from sunbid.identity.cli import admin_app, cert_app
+from sunbid.ledger.cli import app as log_app
+from sunbid.platform.cli import db_app, serve
+from sunbid.platform.clikit import JsonOpt, console, emit_json, handle_errors, make_platform
+
+app = typer.Typer(
+    name="sunbid",
+    help="sunbid 公共资源交易平台 / public resource trading platform",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+app.add_typer(cert_app, name="cert")
+app.add_typer(log_app, name="log")
+app.command("serve")(serve)
+
+
+@app.command("demo")
+@handle_errors
+def demo(
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="准备好后启动服务 / serve when ready"),
+    port: int = typer.Option(None, help="端口 / port (default 8000)"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """示范交易中心：SQLite + 本地文件，一条命令启动 / a demo centre on the embedded defaults."""
+    from sunbid.platform.demo import BUNDLE_PASSWORD, DEMO_PASSWORD, seed
+
+    platform = make_platform()
+    result = seed(platform, cert_dir=platform.settings.data_dir / "demo-certs")
+    url = f"http://{platform.settings.host}:{port or platform.settings.port}"
+    info = {**result, "url": url, "users": ["admin", "operator", "tenderer", "agency", "bidder1", "bidder2",
+                                           "bidder3", "regulator"],
+            "password": DEMO_PASSWORD, "bundle_password": BUNDLE_PASSWORD}
+    if as_json:
+        emit_json(info)
+    else:
+        console.print(f"[bold]sunbid 示范交易中心[/] {platform.settings.centre_name}")
+        console.print(f"  地址 URL: {url}")
+        console.print(f"  用户 users: {', '.join(info['users'])}  密码 password: {DEMO_PASSWORD}")
+        console.print(f"  投标人证书包 bidder bundles: {info['cert_dir']}  口令 password: {BUNDLE_PASSWORD}")
+    platform.close()
+    if serve_after:
+        serve(host=None, port=port)
+
+
+@app.command("info")
+@handle_errors
+def info(as_json: bool = JsonOpt) -> None:
+    """显示部署配置（不含密钥）/ show the deployment settings (secrets masked)."""
+    platform = make_platform()
+    data = {"settings": platform.settings.public_dict(), "log": platform.public_info()}
+    emit_json(data) if as_json else console.print_json(data=data)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

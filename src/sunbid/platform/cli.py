@@ -1,0 +1,72 @@
+"""``sunbid db …`` and ``sunbid serve``."""
+
+from __future__ import annotations
+
+import typer
+
+from sunbid.platform import migrate
+from sunbid.platform.container import Platform
+from sunbid.platform.clikit import JsonOpt, console, emit_json, handle_errors, make_platform
+
+db_app = typer.Typer(help="数据库结构迁移 / database migrations", no_args_is_help=True)
+
+
+def upgrade_and_seed(platform: Platform) -> dict[str, object]:
+    """Migrate to head and load reference data (regions); idempotent."""
+    from sunbid.identity.service import ensure_regions
+
+    migrate.upgrade(platform.db)
+    with platform.db.session() as s:
+        added = ensure_regions(s)
+        s.commit()
+    return {"schema": migrate.current(platform.db), "regions_added": added}
+
+
+@db_app.command("upgrade")
+@handle_errors
+def upgrade(as_json: bool = JsonOpt) -> None:
+    """升级数据库结构到最新并载入行政区划 / migrate to the latest schema and load regions."""
+    platform = make_platform()
+    result = upgrade_and_seed(platform)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"数据库已升级到 {result['schema']}（新增行政区划 {result['regions_added']} 条）")
+        console.print(f"Database upgraded to {result['schema']} ({result['regions_added']} regions added)")
+
+
+@db_app.command("current")
+@handle_errors
+def current(as_json: bool = JsonOpt) -> None:
+    """显示当前数据库结构版本 / show the current schema revision."""
+    platform = make_platform()
+    data = {"current": migrate.current(platform.db), "head": migrate.head(platform.db)}
+    data["up_to_date"] = data["current"] == data["head"]
+    if as_json:
+        emit_json(data)
+    else:
+        console.print(f"当前 current: {data['current']} · 最新 head: {data['head']}")
+
+
+def serve(
+    host: str = typer.Option(None, help="监听地址 / bind address"),
+    port: int = typer.Option(None, help="端口 / port"),
+) -> None:
+    """启动 Web 服务（接口、页面、后台任务）/ serve the API, pages and worker."""
+    import uvicorn
+
+    from sunbid.app import create_app
+    from sunbid.platform.logging import configure_logging
+
+    platform = make_platform()
+    configure_logging(platform.settings.log_level, platform.settings.log_json)
+    if not migrate.is_current(platform.db):
+        upgrade_and_seed(platform)
+    app = create_app(platform)
+    uvicorn.run(
+        app,
+        host=host or platform.settings.host,
+        port=port or platform.settings.port,
+        log_level="warning",
+        proxy_headers=False,
+    )

@@ -1,0 +1,173 @@
+"""The outbox worker: sends jobs and messages after commit, retries with backoff, never loses one.
+
+Handlers must be idempotent for the message id (they may run again if the process dies between the send and
+the mark), which is the standard at-least-once contract; the dedupe key stops a message being *written* twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sunbid.core.clock import Clock
+from sunbid.platform.db import Database
+from sunbid.platform.models import OutboxMessage
+
+log = logging.getLogger("sunbid.outbox")
+
+Handler = Callable[[int, dict[str, Any]], None]
+
+
+def enqueue(
+    session: Session,
+    clock: Clock,
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+    ordering_key: str | None = None,
+    available_at: datetime | None = None,
+) -> OutboxMessage | None:
+    """Add a message in the caller's transaction. Returns None if ``dedupe_key`` was already written."""
+    if dedupe_key is not None:
+        existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
+        if existing is not None:
+            return None
+    now = clock.now()
+    msg = OutboxMessage(
+        topic=topic,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        ordering_key=ordering_key,
+        status="pending",
+        attempts=0,
+        max_attempts=12,
+        created_at=now,
+        available_at=available_at or now,
+    )
+    session.add(msg)
+    return msg
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential backoff: 2, 4, 8 ... seconds, capped at one hour."""
+    return timedelta(seconds=min(2**attempts, 3600))
+
+
+@dataclass
+class RunStats:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+class OutboxWorker:
+    """Polls the outbox and dispatches due messages to their topic's handler."""
+
+    def __init__(self, db: Database, clock: Clock, *, batch: int = 50) -> None:
+        self.db = db
+        self.clock = clock
+        self.batch = batch
+        self.handlers: dict[str, Handler] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def register(self, topic: str, handler: Handler) -> None:
+        self.handlers[topic] = handler
+
+    def wake(self) -> None:
+        """Called after a commit that wrote messages: send them now instead of at the next poll."""
+        self._wake.set()
+
+    def _due(self, session: Session) -> list[OutboxMessage]:
+        now = self.clock.now()
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(self.batch)
+        ).all()
+        if not rows:
+            return []
+        # A stream's messages go strictly in order: skip a message if an earlier one of its stream is pending.
+        keys = {r.ordering_key for r in rows if r.ordering_key}
+        first_pending: dict[str, int] = {}
+        if keys:
+            for key, mid in session.execute(
+                select(OutboxMessage.ordering_key, OutboxMessage.id)
+                .where(OutboxMessage.status == "pending", OutboxMessage.ordering_key.in_(keys))
+                .order_by(OutboxMessage.id)
+            ):
+                if key is not None:
+                    first_pending.setdefault(key, mid)
+        return [r for r in rows if not r.ordering_key or first_pending.get(r.ordering_key) == r.id]
+
+    def run_once(self) -> RunStats:
+        """Send every message that is due now; returns what happened."""
+        stats = RunStats()
+        with self.db.read() as s:
+            due = [(m.id, m.topic, dict(m.payload)) for m in self._due(s)]
+        for mid, topic, payload in due:
+            handler = self.handlers.get(topic)
+            error: str | None = None
+            if handler is None:
+                error = f"no handler for topic {topic!r}"
+            else:
+                try:
+                    handler(mid, payload)
+                except Exception as exc:  # the handler's failure is recorded and retried, never lost
+                    error = f"{type(exc).__name__}: {exc}"[:2000]
+            with self.db.session() as s:
+                msg = s.get(OutboxMessage, mid)
+                if msg is None or msg.status != "pending":
+                    s.rollback()
+                    continue
+                now = self.clock.now()
+                if error is None:
+                    msg.status, msg.sent_at, msg.last_error = "sent", now, None
+                    stats.sent += 1
+                else:
+                    msg.attempts += 1
+                    msg.last_error = error
+                    if msg.attempts >= msg.max_attempts:
+                        msg.status = "dead"
+                        stats.dead += 1
+                        log.error("outbox message %s is dead after %s attempts", mid, msg.attempts)
+                    else:
+                        msg.available_at = now + backoff(msg.attempts)
+                        stats.failed += 1
+                        log.warning("outbox message %s failed (attempt %s)", mid, msg.attempts)
+                s.commit()
+        return stats
+
+    def start(self, poll_seconds: float = 1.0) -> None:
+        """Run in a daemon thread (embedded mode)."""
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.run_once()
+                except Exception:
+                    log.exception("outbox worker pass failed")
+                self._wake.wait(poll_seconds)
+                self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="sunbid-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

@@ -1,0 +1,10 @@
+"""Imports every feature's ORM tables so that the metadata (and Alembic) sees all of them."""
+
+from __future__ import annotations
+
+import sunbid.identity.models
+import sunbid.ledger.models
+import sunbid.platform.models  # noqa: F401
+from sunbid.platform.db import Base
+
+metadata = Base.metadata

@@ -1,0 +1,107 @@
+"""Deployment settings: ``SUNBID_*`` environment variables, an optional TOML file, then defaults.
+
+Secrets (the CA key, the log signing key, the session secret) are never settings: they are generated on first
+run into ``<data_dir>/secrets/`` with 0600 permissions (see :mod:`sunbid.platform.secrets`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class S3Settings(BaseSettings):
+    """An S3-compatible object store (MinIO, SeaweedFS, Ceph, OSS ...)."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    endpoint_url: str | None = None
+    bucket: str = "sunbid"
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = Field(default=None, repr=False)
+    prefix: str = ""
+
+
+class Settings(BaseSettings):
+    """All settings of one sunbid deployment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUNBID_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=os.environ.get("SUNBID_CONFIG", "sunbid.toml"),
+    )
+
+    data_dir: Path = Path("./sunbid-data")
+    database_url: str | None = None
+    storage: Literal["local", "s3"] = "local"
+    s3: S3Settings = Field(default_factory=S3Settings)
+    crypto_suite: Literal["intl", "gm"] = "intl"
+    centre_name: str = "示范公共资源交易中心"
+    centre_region_code: str = "341700"
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    login_rate_per_minute: int = 10
+    session_hours: int = 8
+    cookie_secure: bool = False
+    embedded_worker: bool = True
+    worker_poll_seconds: float = 1.0
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'sunbid.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to print: secrets are masked."""
+        d = self.model_dump(mode="json")
+        if d.get("s3", {}).get("secret_access_key"):
+            d["s3"]["secret_access_key"] = "***"
+        url = self.resolved_database_url
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            if ":" in creds:
+                creds = creds.split(":", 1)[0] + ":***"
+            url = f"{scheme}://{creds}@{host}"
+        d["database_url"] = url
+        return d

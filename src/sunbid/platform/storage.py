@@ -1,0 +1,159 @@
+"""File storage behind one interface: a local directory (default) or an S3-compatible object store.
+
+Objects are content-addressed by the caller's choice of key; writes are atomic (local: temp file + fsync +
+rename; S3: a single PUT) and every ``put`` returns the SHA-256 of what was stored so that callers can record
+it in the transparency log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Protocol
+
+from sunbid.core.errors import NotFound, ValidationFailed
+from sunbid.platform.secrets import atomic_write
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in key:
+        raise ValidationFailed(
+            "storage.bad_key", f"非法的文件存储键：{key!r}", f"invalid storage key: {key!r}"
+        )
+    return key
+
+
+def _missing(key: str) -> NotFound:
+    return NotFound("storage.not_found", f"文件不存在：{key}", f"file not found: {key}")
+
+
+class Storage(Protocol):
+    """Where documents, bids and archives are kept."""
+
+    def put(self, key: str, data: bytes) -> str:
+        """Store ``data`` under ``key`` atomically; return its SHA-256 hex digest."""
+        ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def list(self, prefix: str = "") -> list[str]: ...
+
+
+class LocalStorage:
+    """Files in a local directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def put(self, key: str, data: bytes) -> str:
+        atomic_write(self._path(key), data, 0o640)
+        return hashlib.sha256(data).hexdigest()
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise _missing(key) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> list[str]:
+        if not self.root.exists():
+            return []
+        out = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(".") and name.endswith(".tmp"):
+                    continue
+                rel = os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/")
+                if rel.startswith(prefix):
+                    out.append(rel)
+        return sorted(out)
+
+
+class S3Storage:
+    """Objects in an S3-compatible bucket through boto3."""
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        prefix: str = "",
+        client: Any = None,
+    ) -> None:
+        import boto3
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = client or boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+        )
+
+    def _k(self, key: str) -> str:
+        return self.prefix + _check_key(key)
+
+    def put(self, key: str, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        self.client.put_object(
+            Bucket=self.bucket, Key=self._k(key), Body=data, Metadata={"sha256": digest}
+        )
+        return digest
+
+    def get(self, key: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=self._k(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise _missing(key) from None
+            raise
+        body: bytes = obj["Body"].read()
+        return body
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._k(key))
+            return True
+        except ClientError:
+            return False
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+
+    def list(self, prefix: str = "") -> list[str]:
+        out: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+            for item in page.get("Contents", []):
+                out.append(item["Key"][len(self.prefix) :])
+        return sorted(out)
+
+
+def new_key(prefix: str, suffix: str = "") -> str:
+    """A fresh random object key under ``prefix``."""
+    return f"{_check_key(prefix)}/{secrets.token_hex(16)}{suffix}"

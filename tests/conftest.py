@@ -1,0 +1,69 @@
+"""Shared fixtures: a platform on a clean database (SQLite, or PostgreSQL in CI's second pass), apps, users."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sunbid.core.clock import FakeClock
+from sunbid.platform.container import Platform
+from sunbid.platform.settings import Settings
+from tests.support.db import TemplateDb, pg_url
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = pg_url()
+    return f"sunbid database: {'PostgreSQL ' + url if url else 'SQLite (set SUNBID_TEST_DATABASE_URL for PostgreSQL)'}"
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemplateDb]:
+    t = TemplateDb(tmp_path_factory.mktemp("template"))
+    yield t
+    t.drop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["intl"])
+def suite_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, template_db: TemplateDb, suite_name: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=template_db.fresh_url(tmp_path),
+        crypto_suite=suite_name,
+        embedded_worker=False,
+        log_json=False,
+    )
+
+
+@pytest.fixture
+def platform(settings: Settings, clock: FakeClock) -> Iterator[Platform]:
+    p = Platform(settings, clock=clock)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    from sunbid.app import create_app
+
+    app = create_app(platform, start_worker=False)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        yield c
+
+
+@pytest.fixture
+def requires_postgres() -> None:
+    if not pg_url():
+        pytest.skip("needs PostgreSQL: set SUNBID_TEST_DATABASE_URL (CI's second pass does)")
