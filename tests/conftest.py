@@ -67,3 +67,13 @@ def client(platform: Platform) -> Iterator[TestClient]:
 def requires_postgres() -> None:
     if not pg_url():
         pytest.skip("needs PostgreSQL: set SUNBID_TEST_DATABASE_URL (CI's second pass does)")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real argon2id, with cheap parameters so that the suite stays fast."""
+    from argon2 import PasswordHasher
+
+    from sunbid.identity import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -125,8 +125,7 @@ class Database:
         try:
             yield s
         finally:
-            s.rollback()
-            s.close()
+            s.close()  # ends the transaction; loaded objects stay usable (detached, not expired)
 
     def dispose(self) -> None:
         self.engine.dispose()

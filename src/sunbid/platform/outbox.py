@@ -87,19 +87,19 @@ class OutboxWorker:
         """Called after a commit that wrote messages: send them now instead of at the next poll."""
         self._wake.set()
 
-    def _due(self, session: Session) -> list[OutboxMessage]:
+    def _due(self, session: Session) -> tuple[list[OutboxMessage], dict[str, list[int]]]:
+        """Due messages in id order, and for each stream among them the ids of all its pending messages."""
         now = self.clock.now()
-        rows = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now)
-            .order_by(OutboxMessage.id)
-            .limit(self.batch)
-        ).all()
-        if not rows:
-            return []
-        # A stream's messages go strictly in order: skip a message if an earlier one of its stream is pending.
+        rows = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now)
+                .order_by(OutboxMessage.id)
+                .limit(self.batch)
+            )
+        )
         keys = {r.ordering_key for r in rows if r.ordering_key}
-        first_pending: dict[str, int] = {}
+        pending: dict[str, list[int]] = {}
         if keys:
             for key, mid in session.execute(
                 select(OutboxMessage.ordering_key, OutboxMessage.id)
@@ -107,15 +107,18 @@ class OutboxWorker:
                 .order_by(OutboxMessage.id)
             ):
                 if key is not None:
-                    first_pending.setdefault(key, mid)
-        return [r for r in rows if not r.ordering_key or first_pending.get(r.ordering_key) == r.id]
+                    pending.setdefault(key, []).append(mid)
+        return rows, pending
 
     def run_once(self) -> RunStats:
-        """Send every message that is due now; returns what happened."""
+        """Send every message that is due now; a stream's messages go strictly in order."""
         stats = RunStats()
         with self.db.read() as s:
-            due = [(m.id, m.topic, dict(m.payload)) for m in self._due(s)]
-        for mid, topic, payload in due:
+            rows, pending = self._due(s)
+            due = [(m.id, m.topic, m.ordering_key, dict(m.payload)) for m in rows]
+        for mid, topic, key, payload in due:
+            if key is not None and (not pending.get(key) or pending[key][0] != mid):
+                continue  # an earlier message of this stream is still pending (or failed in this pass)
             handler = self.handlers.get(topic)
             error: str | None = None
             if handler is None:
@@ -134,6 +137,8 @@ class OutboxWorker:
                 if error is None:
                     msg.status, msg.sent_at, msg.last_error = "sent", now, None
                     stats.sent += 1
+                    if key is not None:
+                        pending[key].pop(0)
                 else:
                     msg.attempts += 1
                     msg.last_error = error
@@ -145,6 +150,8 @@ class OutboxWorker:
                         msg.available_at = now + backoff(msg.attempts)
                         stats.failed += 1
                         log.warning("outbox message %s failed (attempt %s)", mid, msg.attempts)
+                    if key is not None:
+                        pending[key] = []  # block the rest of this stream for this pass
                 s.commit()
         return stats
 

@@ -122,6 +122,7 @@ def test_only_an_explicit_true_accepts_a_signature() -> None:
     sth = sign_tree_head(HEAD, lambda _m: b"sig", key_fingerprint="k1", suite="test")
     assert verify_tree_head(sth, lambda _m, _s: True)
     assert not verify_tree_head(sth, lambda _m, _s: None)  # type: ignore[arg-type,return-value]
+    assert not verify_tree_head(sth, lambda _m, _s: b"ok")  # type: ignore[arg-type,return-value]
 
 
 def test_malformed_signed_heads_are_refused() -> None:

@@ -397,6 +397,13 @@ def test_consistency_edge_cases_follow_the_rfc_definitions() -> None:
         check_consistency(5, r5, 9, flip(r9), TREE.consistency_proof(5, 9))
     with pytest.raises(InvalidProofError, match="first root"):
         check_consistency(5, flip(r5), 9, r9, TREE.consistency_proof(5, 9))
+    proof = TREE.consistency_proof(5, 9)
+    with pytest.raises(InvalidProofError, match="longer than needed"):
+        check_consistency(5, r5, 9, r9, [*proof, r9])
+    with pytest.raises(InvalidProofError, match="shorter than needed"):
+        check_consistency(5, r5, 9, r9, proof[:-1])
+    with pytest.raises(InvalidProofError, match="proof is empty"):
+        check_consistency(5, r5, 9, r9, [])
 
 
 def test_proof_builders_reject_out_of_range_arguments() -> None:
