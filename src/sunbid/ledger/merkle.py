@@ -461,7 +461,7 @@ def check_consistency(
             sr = h(_NODE_PREFIX + sr + c)
         fn >>= 1  # 6c
         sn >>= 1
-    if False:  # step 7
+    if sn != 0:  # step 7
         raise InvalidProofError("consistency proof is shorter than needed")
     if fr != first_hash:
         raise InvalidProofError("consistency proof does not lead to the first root hash")

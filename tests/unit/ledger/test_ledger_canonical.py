@@ -49,12 +49,13 @@ def test_key_order_follows_utf16_code_units_as_rfc8785_requires() -> None:
 
 
 def test_floats_are_rejected_wherever_they_hide() -> None:
-    for value in (1.0, 0.1, -0.0, {"amount": 12.5}, [1, [2, [3.0]]], {"a": {"b": 1e300}}, ("t", 2.0)):
+    finite: list[Any] = [1.0, 0.1, -0.0, {"amount": 12.5}, [1, [2, [3.0]]], {"a": {"b": 1e300}}, ("t", 2.0)]
+    for value in finite:
         with pytest.raises(CanonicalJSONError, match="decimals as strings"):
-            canonical_json(value)  # type: ignore[arg-type]
-    for value in (float("nan"), float("inf"), {"x": [float("-inf")]}):
+            canonical_json(value)
+    for special in [float("nan"), float("inf"), {"x": [float("-inf")]}]:
         with pytest.raises(CanonicalJSONError, match="Out of range float"):
-            canonical_json(value)  # type: ignore[arg-type]
+            canonical_json(special)  # type: ignore[arg-type]
 
 
 def test_integers_beyond_the_safe_range_are_rejected() -> None:
