@@ -1,4 +1,4 @@
-"""Shared fixtures: a platform on a clean database (SQLite, or PostgreSQL in CI's second pass), apps, users."""
+"""Shared fixtures: a platform on a clean database (SQLite, or PostgreSQL in CI's second pass)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from tests.support.db import TemplateDb, pg_url
 
 def pytest_report_header(config: pytest.Config) -> str:
     url = pg_url()
-    return f"sunbid database: {'PostgreSQL ' + url if url else 'SQLite (set SUNBID_TEST_DATABASE_URL for PostgreSQL)'}"
+    where = f"PostgreSQL {url}" if url else "SQLite (set SUNBID_TEST_DATABASE_URL for PostgreSQL)"
+    return f"sunbid database: {where}"
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,10 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
     app = FastAPI(
         title="sunbid 公共资源交易平台 API",
         version="0.1.0",
-        description="公共资源交易平台（电子交易、行政监督、公共服务、信息网）接口。Errors are RFC 9457 problem details.",
+        description=(
+            "公共资源交易平台（电子交易、行政监督、公共服务、信息网）接口。"
+            "Errors are RFC 9457 problem details."
+        ),
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
@@ -86,10 +89,7 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
 
     app.include_router(ledger_router)
     app.include_router(identity_router)
-    try:
-        from sunbid.web.pages import install_pages
-    except ImportError:  # pragma: no cover - pages are optional while being built
-        pass
-    else:
-        install_pages(app)
+    from sunbid.web.pages import install_pages
+
+    install_pages(app)
     return app

@@ -35,9 +35,13 @@ def demo(
     platform = make_platform()
     result = seed(platform, cert_dir=platform.settings.data_dir / "demo-certs")
     url = f"http://{platform.settings.host}:{port or platform.settings.port}"
-    info = {**result, "url": url, "users": ["admin", "operator", "tenderer", "agency", "bidder1", "bidder2",
-                                           "bidder3", "regulator"],
-            "password": DEMO_PASSWORD, "bundle_password": BUNDLE_PASSWORD}
+    info = {
+        **result,
+        "url": url,
+        "users": ["admin", "operator", "tenderer", "agency", "bidder1", "bidder2", "bidder3", "regulator"],
+        "password": DEMO_PASSWORD,
+        "bundle_password": BUNDLE_PASSWORD,
+    }
     if as_json:
         emit_json(info)
     else:

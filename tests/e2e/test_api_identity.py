@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from sunbid.identity.models import Organisation, User
 from sunbid.identity.domain import make_uscc
+from sunbid.identity.models import Organisation, User
 from sunbid.ledger.models import AuditEvent
 from sunbid.platform.container import Platform
 from tests.support.world import PASSWORD, build_world
@@ -116,10 +116,17 @@ def test_unauthenticated_is_401_problem(client: TestClient) -> None:
     assert r.status_code == 401 and r.json()["code"] == "auth.required"
 
 
-def test_bidder_cannot_register_organisations_but_operator_can(platform: Platform, client: TestClient) -> None:
+def test_bidder_cannot_register_organisations_but_operator_can(
+    platform: Platform, client: TestClient
+) -> None:
     build_world(platform)
-    body = {"name": "丙公司", "uscc": make_uscc(77, region_code="341700"), "kind": "bidder",
-            "region_code": "341702", "sectors": ["engineering"]}
+    body = {
+        "name": "丙公司",
+        "uscc": make_uscc(77, region_code="341700"),
+        "kind": "bidder",
+        "region_code": "341702",
+        "sectors": ["engineering"],
+    }
     bidder = {"Authorization": f"Bearer {_token(client, 'bidder_a')}"}
     before = _count(platform, Organisation)
     r = client.post("/api/v1/organisations", json=body, headers=bidder)
@@ -143,20 +150,48 @@ def test_bad_requests_are_problems_and_change_nothing(platform: Platform, client
     build_world(platform)
     auth = {"Authorization": f"Bearer {_token(client, 'operator')}", "Content-Type": "application/json"}
     orgs, users = _count(platform, Organisation), _count(platform, User)
-    good = {"name": "丙公司", "uscc": make_uscc(78, region_code="341700"), "kind": "bidder",
-            "region_code": "341702"}
+    good = {
+        "name": "丙公司",
+        "uscc": make_uscc(78, region_code="341700"),
+        "kind": "bidder",
+        "region_code": "341702",
+    }
     cases = [
         (b'{"name": "x",', 400, "request.malformed_json"),
-        (b'{"name": "x", "uscc": "91340000MA2TEST01X", "kind": "bidder", "region_code": "341702", "zzz": 1}',
-         422, "request.invalid"),
-        (b'{"name": 5, "uscc": "91340000MA2TEST01X", "kind": "bidder", "region_code": "341702"}', 422,
-         "request.invalid"),
-        (('{"name": "丙", "uscc": "' + good["uscc"][:-1] + '0", "kind": "bidder", "region_code": "341702"}')
-         .encode(), 422, "identity.uscc_invalid"),
-        (('{"name": "丙", "uscc": "' + good["uscc"] + '", "kind": "spaceship", "region_code": "341702"}')
-         .encode(), 422, "identity.bad_org_kind"),
-        (('{"name": "丙", "uscc": "' + good["uscc"] + '", "kind": "bidder", "region_code": "999999"}')
-         .encode(), 422, "identity.region_unknown"),
+        (
+            b'{"name": "x", "uscc": "91340000MA2TEST01X", "kind": "bidder", '
+            b'"region_code": "341702", "zzz": 1}',
+            422,
+            "request.invalid",
+        ),
+        (
+            b'{"name": 5, "uscc": "91340000MA2TEST01X", "kind": "bidder", "region_code": "341702"}',
+            422,
+            "request.invalid",
+        ),
+        (
+            (
+                '{"name": "丙", "uscc": "'
+                + good["uscc"][:-1]
+                + '0", "kind": "bidder", "region_code": "341702"}'
+            ).encode(),
+            422,
+            "identity.uscc_invalid",
+        ),
+        (
+            (
+                '{"name": "丙", "uscc": "' + good["uscc"] + '", "kind": "spaceship", "region_code": "341702"}'
+            ).encode(),
+            422,
+            "identity.bad_org_kind",
+        ),
+        (
+            (
+                '{"name": "丙", "uscc": "' + good["uscc"] + '", "kind": "bidder", "region_code": "999999"}'
+            ).encode(),
+            422,
+            "identity.region_unknown",
+        ),
     ]
     for raw, status, code in cases:
         r = client.post("/api/v1/organisations", content=raw, headers=auth)

@@ -83,13 +83,21 @@ def test_head_and_proofs_verify_with_independent_code(platform: Platform, cli_en
     p = json.loads(out)
     assert p["verified"] is True
     assert rfc9162.verify_inclusion(
-        4, 11, bytes.fromhex(p["leaf_hash"]), [bytes.fromhex(x) for x in p["proof"]], bytes.fromhex(head["root_hash"])
+        4,
+        11,
+        bytes.fromhex(p["leaf_hash"]),
+        [bytes.fromhex(x) for x in p["proof"]],
+        bytes.fromhex(head["root_hash"]),
     )
     code, out = _run("log", "proof", "--first", "6", "--json")
     assert code == 0
     c = json.loads(out)
     assert rfc9162.verify_consistency(
-        6, 11, bytes.fromhex(c["first_root"]), bytes.fromhex(c["second_root"]), [bytes.fromhex(x) for x in c["proof"]]
+        6,
+        11,
+        bytes.fromhex(c["first_root"]),
+        bytes.fromhex(c["second_root"]),
+        [bytes.fromhex(x) for x in c["proof"]],
     )
 
 

@@ -20,7 +20,7 @@ class World:
 
 
 def build_world(platform: Platform, region: str = "341700") -> World:
-    """A centre (admin, operator), a tenderer, two bidders (A, B) and two regulators (in and out of region)."""
+    """A centre (admin, operator), a tenderer, bidders A and B, regulators in and out of the region."""
     with platform.uow() as uow:
         centre = service.create_centre(
             uow, name="池州市公共资源交易中心", uscc=make_uscc(1, region_code=region), region_code=region
@@ -37,7 +37,12 @@ def build_world(platform: Platform, region: str = "341700") -> World:
         ]
         for i, (key, name, kind, reg, sectors, role) in enumerate(specs, start=2):
             org = service.create_organisation(
-                uow, name=name, uscc=make_uscc(i, region_code=reg), kind=kind, region_code=reg, sectors=sectors
+                uow,
+                name=name,
+                uscc=make_uscc(i, region_code=reg),
+                kind=kind,
+                region_code=reg,
+                sectors=sectors,
             )
             world.orgs[key] = org
             user = service.create_user(uow, username=key, display_name=name + "用户", password=PASSWORD)

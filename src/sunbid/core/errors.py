@@ -7,11 +7,11 @@ RFC 9457 problem details; the CLI prints the same messages and exits non-zero.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(StrEnum):
     """What kind of failure an error is; decides the HTTP status in one place."""
 
     INVALID = "invalid"  # 422: the input is malformed or breaks a rule of the domain

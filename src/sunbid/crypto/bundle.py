@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from asn1crypto import algos, cms, core, keys, pkcs12
@@ -36,9 +36,15 @@ from cryptography.hazmat.primitives.ciphers.base import CipherContext
 
 from sunbid.core.errors import DomainError, ValidationFailed
 from sunbid.crypto import errors, sm2
-from sunbid.crypto.certificates import read_certificate_key
-from sunbid.crypto.suite import CryptoSuite, KeyPair, get_suite
-from sunbid.crypto.x509util import EC_PUBLIC_KEY_OID, ED25519_OID, X25519_OID, der_to_pem, pem_to_der
+from sunbid.crypto.suite import CryptoSuite, KeyPair, get_suite, resolve_suite
+from sunbid.crypto.x509util import (
+    EC_PUBLIC_KEY_OID,
+    ED25519_OID,
+    X25519_OID,
+    der_to_pem,
+    pem_to_der,
+    read_certificate_key,
+)
 
 DEFAULT_ITERATIONS = 200_000
 MAX_ITERATIONS = 5_000_000
@@ -84,14 +90,26 @@ _PROFILES = {
 
 @dataclass(frozen=True, slots=True)
 class KeyBundle:
-    """Everything a bidder's tool needs: both key pairs, both certificates and the CA certificate."""
+    """What :func:`import_bundle` returns: both key pairs, both certificates and the CA certificate."""
 
     suite: str
-    signing: KeyPair
-    signing_certificate_pem: str
-    encryption: KeyPair
-    encryption_certificate_pem: str
-    ca_certificate_pem: str
+    signing_private: bytes = field(repr=False)
+    signing_public: bytes
+    signing_cert_pem: str
+    encryption_private: bytes = field(repr=False)
+    encryption_public: bytes
+    encryption_cert_pem: str
+    ca_cert_pem: str
+
+    @property
+    def signing(self) -> KeyPair:
+        """The signing key pair."""
+        return KeyPair(self.signing_private, self.signing_public)
+
+    @property
+    def encryption(self) -> KeyPair:
+        """The encryption key pair."""
+        return KeyPair(self.encryption_private, self.encryption_public)
 
 
 def _bad_bundle(reason: str) -> ValidationFailed:
@@ -109,11 +127,12 @@ def _bad_password() -> ValidationFailed:
     )
 
 
-def pkcs12_kdf(
-    hash_once: Callable[[bytes], bytes], password: str, salt: bytes, purpose: int, iterations: int, size: int
-) -> bytes:
-    """The PKCS#12 key derivation of RFC 7292 Appendix B.2 for a 32-byte hash with 64-byte blocks."""
-    u, v = 32, 64
+def pkcs12_mac_key(hash_once: Callable[[bytes], bytes], password: str, salt: bytes, iterations: int) -> bytes:
+    """The MAC key of RFC 7292 Appendix B.2 (ID = 3) for a 32-byte hash with 64-byte blocks.
+
+    One hash output is the whole key, so the block-adjustment step of the KDF is never needed.
+    """
+    v = 64
     pw = (password.encode("utf-16-be") + b"\x00\x00") if password else b""
 
     def stretch(data: bytes) -> bytes:
@@ -122,22 +141,10 @@ def pkcs12_kdf(
         length = v * -(-len(data) // v)
         return (data * (length // len(data) + 1))[:length]
 
-    block = stretch(salt) + stretch(pw)
-    out = b""
-    diversifier = bytes([purpose]) * v
-    while len(out) < size:
-        a = hash_once(diversifier + block)
-        for _ in range(iterations - 1):
-            a = hash_once(a)
-        out += a
-        if len(out) >= size:
-            break
-        b = int.from_bytes((a * (v // u + 1))[:v], "big") + 1
-        block = b"".join(
-            ((int.from_bytes(block[j : j + v], "big") + b) % (1 << (8 * v))).to_bytes(v, "big")
-            for j in range(0, len(block), v)
-        )
-    return out[:size]
+    digest = hash_once(b"\x03" * v + stretch(salt) + stretch(pw))
+    for _ in range(iterations - 1):
+        digest = hash_once(digest)
+    return digest
 
 
 def _cbc(profile: _Profile, key: bytes, iv: bytes, decrypt: bool) -> CipherContext:
@@ -145,7 +152,7 @@ def _cbc(profile: _Profile, key: bytes, iv: bytes, decrypt: bool) -> CipherConte
     return cipher.decryptor() if decrypt else cipher.encryptor()
 
 
-# --- PKCS#8 -------------------------------------------------------------------------------------------
+# --- PKCS#8 ----
 
 
 def _private_key_info(suite: str, private: bytes, usage: str) -> bytes:
@@ -203,7 +210,7 @@ def _raw_private_key(suite: str, der: bytes) -> bytes:
     return scalar.to_bytes(32, "big")
 
 
-# --- export -------------------------------------------------------------------------------------------
+# --- export ----
 
 
 def _attributes(name: str, local_key_id: bytes | None) -> pkcs12.Attributes:
@@ -231,10 +238,10 @@ def _pbes2_params(profile: _Profile, salt: bytes, iterations: int, iv: bytes) ->
     )
 
 
-def _check_pair(suite: CryptoSuite, usage: str, pair: KeyPair, cert_pem: str) -> bytes:
+def _check_pair(suite: CryptoSuite, usage: str, private: bytes, cert_pem: str) -> bytes:
     found, cert_public = read_certificate_key(suite, cert_pem)
     derive = suite.signing_public_key if usage == "signing" else suite.encryption_public_key
-    if found != usage or cert_public != pair.public or derive(pair.private) != pair.public:
+    if found != usage or derive(private) != cert_public:
         raise errors.cert_invalid_request(
             "cert.key_mismatch",
             "私钥与证书不匹配",
@@ -245,18 +252,24 @@ def _check_pair(suite: CryptoSuite, usage: str, pair: KeyPair, cert_pem: str) ->
 
 
 def export_pkcs12(
-    bundle: KeyBundle,
-    password: str,
+    suite: CryptoSuite | str,
     *,
+    password: str,
+    signing_private: bytes,
+    signing_cert_pem: str,
+    encryption_private: bytes,
+    encryption_cert_pem: str,
+    ca_cert_pem: str,
     friendly_name: str = "sunbid",
     iterations: int = DEFAULT_ITERATIONS,
 ) -> bytes:
-    """Write ``bundle`` as one password-protected PKCS#12 (DER). See the module docstring for the format.
+    """Write both keys and the three certificates as one password-protected PKCS#12 (DER).
 
-    ``cert.weak_password`` if the password is shorter than 8 characters; ``cert.key_mismatch`` if a key
-    does not match its certificate.
+    See the module docstring for the format. ``cert.weak_password`` if the password is shorter than 8
+    characters; ``cert.key_mismatch`` if a key does not match its certificate (or a certificate has the
+    wrong usage); ``cert.bad_bundle`` if ``ca_cert_pem`` is not a CA certificate.
     """
-    suite = get_suite(bundle.suite)
+    suite = resolve_suite(suite)
     profile = _PROFILES[suite.name]
     if len(password) < MIN_PASSWORD_LENGTH:
         raise errors.cert_invalid_request(
@@ -266,10 +279,10 @@ def export_pkcs12(
         )
     if not 1 <= iterations <= MAX_ITERATIONS:
         raise errors.bad_input("iterations out of range")
-    signing_der = _check_pair(suite, "signing", bundle.signing, bundle.signing_certificate_pem)
-    encryption_der = _check_pair(suite, "encryption", bundle.encryption, bundle.encryption_certificate_pem)
-    ca_der = pem_to_der(bundle.ca_certificate_pem)
-    if read_certificate_key(suite, bundle.ca_certificate_pem)[0] != "ca":
+    signing_der = _check_pair(suite, "signing", signing_private, signing_cert_pem)
+    encryption_der = _check_pair(suite, "encryption", encryption_private, encryption_cert_pem)
+    ca_der = pem_to_der(ca_cert_pem)
+    if read_certificate_key(suite, ca_cert_pem)[0] != "ca":
         raise _bad_bundle("the CA certificate is not a CA certificate")
 
     salt = os.urandom(_SALT_SIZE)
@@ -278,14 +291,14 @@ def export_pkcs12(
     )
     key_bags = []
     cert_bags = []
-    for usage, pair, cert_der in (
-        ("signing", bundle.signing, signing_der),
-        ("encryption", bundle.encryption, encryption_der),
+    for usage, private, cert_der in (
+        ("signing", signing_private, signing_der),
+        ("encryption", encryption_private, encryption_der),
     ):
         local_id = suite.digest(cert_der)
         iv = os.urandom(16)
         padder = padding.PKCS7(128).padder()
-        plain = padder.update(_private_key_info(suite.name, pair.private, usage)) + padder.finalize()
+        plain = padder.update(_private_key_info(suite.name, private, usage)) + padder.finalize()
         encryptor = _cbc(profile, kek, iv, decrypt=False)
         encrypted = keys.EncryptedPrivateKeyInfo(
             {
@@ -305,7 +318,7 @@ def export_pkcs12(
         ]
     ).dump()
     mac_salt = os.urandom(_SALT_SIZE)
-    mac_key = pkcs12_kdf(profile.hash_once, password, mac_salt, 3, iterations, 32)
+    mac_key = pkcs12_mac_key(profile.hash_once, password, mac_salt, iterations)
     mac = hmac.digest(mac_key, auth_safe, profile.hash_name)
     pfx = pkcs12.Pfx(
         {
@@ -329,7 +342,7 @@ def _cert_bag(der: bytes, attrs: pkcs12.Attributes) -> dict[str, Any]:
     return {"bag_id": "cert_bag", "bag_value": bag, "bag_attributes": attrs}
 
 
-# --- import -------------------------------------------------------------------------------------------
+# --- import ----
 
 
 def _attribute(bag: pkcs12.SafeBag, name: str) -> Any:
@@ -386,7 +399,7 @@ def _verify_mac(pfx: pkcs12.Pfx, password: str) -> tuple[_Profile, bytes]:
     iterations = int(mac_data["iterations"].native)
     if not 1 <= iterations <= MAX_ITERATIONS:
         raise _bad_bundle("MAC iterations out of range")
-    mac_key = pkcs12_kdf(profile.hash_once, password, bytes(mac_data["mac_salt"].native), 3, iterations, 32)
+    mac_key = pkcs12_mac_key(profile.hash_once, password, bytes(mac_data["mac_salt"].native), iterations)
     expected = hmac.digest(mac_key, auth_safe, profile.hash_name)
     if not hmac.compare_digest(expected, bytes(mac_data["mac"]["digest"].native)):
         raise _bad_password()
@@ -448,11 +461,18 @@ def _assemble(
     ca_pem = der_to_pem(ca_certs[0])
     if read_certificate_key(suite, ca_pem)[0] != "ca":
         raise _bad_bundle("the CA certificate is not a CA certificate")
+    (signing, signing_pem), (encryption, encryption_pem) = pairs["signing"], pairs["encryption"]
     return KeyBundle(
         suite=suite.name,
-        signing=pairs["signing"][0],
-        signing_certificate_pem=pairs["signing"][1],
-        encryption=pairs["encryption"][0],
-        encryption_certificate_pem=pairs["encryption"][1],
-        ca_certificate_pem=ca_pem,
+        signing_private=signing.private,
+        signing_public=signing.public,
+        signing_cert_pem=signing_pem,
+        encryption_private=encryption.private,
+        encryption_public=encryption.public,
+        encryption_cert_pem=encryption_pem,
+        ca_cert_pem=ca_pem,
     )
+
+
+export_bundle = export_pkcs12
+"""The name the identity CLI uses."""

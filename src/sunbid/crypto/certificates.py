@@ -26,19 +26,36 @@ from cryptography.x509.oid import NameOID
 from sunbid.core.clock import ensure_utc
 from sunbid.core.errors import ValidationFailed
 from sunbid.crypto import errors, sm2
+from sunbid.crypto.bundle import KeyBundle, export_bundle, export_pkcs12, import_bundle
 from sunbid.crypto.suite import CryptoSuite, resolve_suite
 from sunbid.crypto.x509util import (
-    ED25519_OID,
+    KEY_ALGORITHM,
     NAME_FIELDS,
-    MalformedCertificate,
+    SIGNATURE_OID,
     ParsedCertificate,
     build_name,
     build_sm2_certificate,
     der_to_pem,
-    parse_certificate,
-    pem_to_der,
+    parse_pem,
+    read_certificate_key,
     sm2_key_id,
+    usage_of,
 )
+
+__all__ = [
+    "USAGES",
+    "CertificateAuthority",
+    "CertificateInfo",
+    "KeyBundle",
+    "Subject",
+    "Usage",
+    "export_bundle",
+    "export_pkcs12",
+    "import_bundle",
+    "is_valid_uscc",
+    "read_certificate_key",
+    "verify_certificate",
+]
 
 Usage = Literal["signing", "encryption"]
 USAGES: tuple[Usage, ...] = ("signing", "encryption")
@@ -46,16 +63,6 @@ USAGES: tuple[Usage, ...] = ("signing", "encryption")
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _MAX_SERIAL = 2**159 - 1
-_SIGNATURE_OID = {"intl": ED25519_OID, "gm": sm2.SM2_SM3_SIGNATURE_OID}
-_KEY_ALGORITHM = {
-    ("intl", "signing"): "ed25519",
-    ("intl", "encryption"): "x25519",
-    ("intl", "ca"): "ed25519",
-    ("gm", "signing"): "sm2",
-    ("gm", "encryption"): "sm2",
-    ("gm", "ca"): "sm2",
-}
-_ENCRYPTION_BITS = frozenset({"key_encipherment", "key_agreement", "data_encipherment"})
 _NAME_OIDS = {
     "country": NameOID.COUNTRY_NAME,
     "province": NameOID.STATE_OR_PROVINCE_NAME,
@@ -138,30 +145,12 @@ class CertificateInfo:
     """Hex suite hash of the raw public key (as :meth:`CryptoSuite.public_key_fingerprint`)."""
 
 
-def _usage_of(parsed: ParsedCertificate) -> str | None:
-    bits = parsed.key_usage
-    if parsed.is_ca or "key_cert_sign" in bits:
-        return "ca"
-    if "digital_signature" in bits and not bits & _ENCRYPTION_BITS:
-        return "signing"
-    if bits & {"key_encipherment", "key_agreement"} and "digital_signature" not in bits:
-        return "encryption"
-    return None
-
-
 def _key_usage_bits(suite: str, usage: str) -> set[str]:
     if usage == "signing":
         return {"digital_signature", "non_repudiation"}
     if usage == "encryption":
         return {"key_agreement"} if suite == "intl" else {"key_encipherment", "key_agreement"}
     return {"key_cert_sign", "crl_sign"}
-
-
-def _parse(cert_pem: str | bytes, which: str) -> ParsedCertificate:
-    try:
-        return parse_certificate(pem_to_der(cert_pem))
-    except (MalformedCertificate, ValueError, UnicodeError) as exc:
-        raise errors.cert_error("cert.malformed", {"certificate": which, "reason": str(exc)}) from exc
 
 
 def _check_signature(suite: CryptoSuite, issuer_public: bytes, parsed: ParsedCertificate) -> bool:
@@ -178,9 +167,9 @@ def _check_signature(suite: CryptoSuite, issuer_public: bytes, parsed: ParsedCer
 
 def _check_ca(suite: CryptoSuite, ca: ParsedCertificate) -> None:
     if (
-        _usage_of(ca) != "ca"
-        or ca.signature_algorithm != _SIGNATURE_OID[suite.name]
-        or ca.key_algorithm != _KEY_ALGORITHM[(suite.name, "ca")]
+        usage_of(ca) != "ca"
+        or ca.signature_algorithm != SIGNATURE_OID[suite.name]
+        or ca.key_algorithm != KEY_ALGORITHM[(suite.name, "ca")]
     ):
         raise errors.cert_error("cert.malformed", {"certificate": "ca", "reason": f"not a {suite.name} CA"})
 
@@ -201,15 +190,15 @@ def verify_certificate(
     """
     suite = resolve_suite(suite)
     now = ensure_utc(now)
-    ca = _parse(ca_cert_pem, "ca")
+    ca = parse_pem(ca_cert_pem, "ca")
     _check_ca(suite, ca)
-    leaf = _parse(cert_pem, "subject")
+    leaf = parse_pem(cert_pem, "subject")
     details: dict[str, object] = {"serial": leaf.serial}
     if leaf.issuer_der != ca.subject_der or (
         leaf.authority_key_id is not None and leaf.authority_key_id != ca.subject_key_id
     ):
         raise errors.cert_error("cert.wrong_issuer", details)
-    if leaf.signature_algorithm != _SIGNATURE_OID[suite.name]:
+    if leaf.signature_algorithm != SIGNATURE_OID[suite.name]:
         raise errors.cert_error(
             "cert.malformed", {**details, "reason": "signature algorithm of another suite"}
         )
@@ -220,10 +209,10 @@ def verify_certificate(
             raise errors.cert_error("cert.not_yet_valid", {**details, "certificate": which})
         if now > cert.not_after:
             raise errors.cert_error("cert.expired", {**details, "certificate": which})
-    found = _usage_of(leaf)
+    found = usage_of(leaf)
     if found not in USAGES or (usage is not None and found != usage):
         raise errors.cert_error("cert.wrong_usage", {**details, "usage": found, "expected": usage})
-    if leaf.key_algorithm != _KEY_ALGORITHM[(suite.name, found)]:
+    if leaf.key_algorithm != KEY_ALGORITHM[(suite.name, found)]:
         raise errors.cert_error(
             "cert.malformed", {**details, "reason": "key algorithm does not fit the usage"}
         )
@@ -252,24 +241,6 @@ def verify_certificate(
         fingerprint=suite.digest(leaf.der).hex(),
         public_key_fingerprint=suite.public_key_fingerprint(leaf.public_key),
     )
-
-
-def read_certificate_key(suite: CryptoSuite | str, cert_pem: str | bytes) -> tuple[str, bytes]:
-    """``(usage, raw public key)`` of a certificate, **without verifying it** (for bundles and display).
-
-    ``usage`` is ``"signing"``, ``"encryption"`` or ``"ca"``; ``cert.malformed`` if unreadable or of another
-    suite.
-    """
-    suite = resolve_suite(suite)
-    parsed = _parse(cert_pem, "subject")
-    found = _usage_of(parsed)
-    if (
-        found is None
-        or parsed.signature_algorithm != _SIGNATURE_OID[suite.name]
-        or parsed.key_algorithm != _KEY_ALGORITHM[(suite.name, found)]
-    ):
-        raise errors.cert_error("cert.malformed", {"reason": f"not a {suite.name} certificate sunbid issues"})
-    return found, parsed.public_key
 
 
 def _validity(now: datetime, validity_days: int) -> tuple[datetime, datetime]:
@@ -365,7 +336,7 @@ class CertificateAuthority:
     def load(cls, suite: CryptoSuite | str, private_key_bytes: bytes, cert_pem: str) -> CertificateAuthority:
         """Rebuild a CA from its stored private key and certificate; ``cert.key_mismatch`` if they differ."""
         suite = resolve_suite(suite)
-        parsed = _parse(cert_pem, "ca")
+        parsed = parse_pem(cert_pem, "ca")
         _check_ca(suite, parsed)
         if suite.signing_public_key(private_key_bytes) != parsed.public_key:
             raise _bad_request(

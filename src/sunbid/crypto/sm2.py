@@ -81,7 +81,7 @@ sm3: Callable[[bytes], bytes] = _sm3_factory()
 """One-shot SM3 (GmSSL for short inputs, OpenSSL through ``hashlib`` for long ones when it has SM3)."""
 
 
-# --- curve arithmetic (only used to derive public keys; never on secret-dependent hot paths) ----------
+# --- curve arithmetic (only to derive public keys: plain Python ints, not constant-time) ----
 
 
 def _double(pt: _Jacobian) -> _Jacobian:
@@ -230,7 +230,7 @@ def decrypt(private: bytes, ciphertext: bytes) -> bytes:
         raise ValueError("SM2 decryption failed") from exc
 
 
-# --- signer identity and digests ---------------------------------------------------------------------
+# --- signer identity and digests ----
 
 _CURVE_BYTES = b"".join(v.to_bytes(32, "big") for v in (A, B, GX, GY))
 
@@ -248,7 +248,7 @@ def message_digest(public: bytes, message: bytes, user_id: bytes = DEFAULT_USER_
     return sm3(identity_hash(public, user_id) + message)
 
 
-# --- signature encodings ------------------------------------------------------------------------------
+# --- signature encodings ----
 
 
 def _der_integer(value: int) -> bytes:
@@ -300,7 +300,7 @@ def raw_to_rs(raw: bytes) -> tuple[int, int] | None:
     return r, s
 
 
-# --- sign and verify ------------------------------------------------------------------------------------
+# --- sign and verify ----
 
 
 def sign_digest_der(private: bytes, digest: bytes) -> bytes:

@@ -19,11 +19,24 @@ from typing import Any
 from asn1crypto import core, keys, pem
 from asn1crypto import x509 as asn1_x509
 
-from sunbid.crypto import sm2
+from sunbid.crypto import errors, sm2
+from sunbid.crypto.suite import CryptoSuite, resolve_suite
 
 ED25519_OID = "1.3.101.112"
 X25519_OID = "1.3.101.110"
 EC_PUBLIC_KEY_OID = "1.2.840.10045.2.1"
+
+SIGNATURE_OID = {"intl": ED25519_OID, "gm": sm2.SM2_SM3_SIGNATURE_OID}
+KEY_ALGORITHM = {
+    ("intl", "signing"): "ed25519",
+    ("intl", "encryption"): "x25519",
+    ("intl", "ca"): "ed25519",
+    ("gm", "signing"): "sm2",
+    ("gm", "encryption"): "sm2",
+    ("gm", "ca"): "sm2",
+}
+_ENCRYPTION_BITS = frozenset({"key_encipherment", "key_agreement", "data_encipherment"})
+_ENCRYPTION_BITS = frozenset({"key_encipherment", "key_agreement", "data_encipherment"})
 
 # The subject attributes sunbid writes, in the order they appear in the DN.
 NAME_FIELDS: tuple[tuple[str, str], ...] = (
@@ -130,6 +143,9 @@ def parse_certificate(der: bytes) -> ParsedCertificate:
         tbs = cert["tbs_certificate"]
         if tbs["version"].native != "v3":
             raise MalformedCertificate("not an X.509 v3 certificate")
+        signature_bits = bytes(cert["signature_value"].contents)
+        if not signature_bits or signature_bits[0] != 0:
+            raise MalformedCertificate("signature BIT STRING has unused bits")
         outer_alg = cert["signature_algorithm"]["algorithm"].dotted
         if tbs["signature"]["algorithm"].dotted != outer_alg:
             raise MalformedCertificate("inner and outer signature algorithms differ")
@@ -147,7 +163,7 @@ def parse_certificate(der: bytes) -> ParsedCertificate:
             der=der,
             tbs=tbs.dump(),
             signature_algorithm=outer_alg,
-            signature=bytes(cert["signature_value"].native),
+            signature=signature_bits[1:],
             serial=int(tbs["serial_number"].native),
             issuer_der=tbs["issuer"].dump(),
             subject_der=tbs["subject"].dump(),
@@ -171,7 +187,7 @@ def parse_certificate(der: bytes) -> ParsedCertificate:
         raise MalformedCertificate(str(exc)) from exc
 
 
-# --- building SM2 certificates ----------------------------------------------------------------------
+# --- building SM2 certificates ----
 
 
 def build_name(fields: dict[str, str | None]) -> asn1_x509.Name:
@@ -263,3 +279,44 @@ def build_sm2_certificate(
         }
     )
     return bytes(certificate.dump())
+
+
+# --- reading certificates ----
+
+
+def usage_of(parsed: ParsedCertificate) -> str | None:
+    """``"ca"``, ``"signing"``, ``"encryption"`` or None, from basicConstraints and key usage bits."""
+    bits = parsed.key_usage
+    if parsed.is_ca or "key_cert_sign" in bits:
+        return "ca"
+    if "digital_signature" in bits and not bits & _ENCRYPTION_BITS:
+        return "signing"
+    if bits & {"key_encipherment", "key_agreement"} and "digital_signature" not in bits:
+        return "encryption"
+    return None
+
+
+def parse_pem(cert_pem: str | bytes, which: str) -> ParsedCertificate:
+    """Parse a PEM certificate; ``cert.malformed`` (naming ``which`` certificate) if unreadable."""
+    try:
+        return parse_certificate(pem_to_der(cert_pem))
+    except (MalformedCertificate, ValueError, UnicodeError) as exc:
+        raise errors.cert_error("cert.malformed", {"certificate": which, "reason": str(exc)}) from exc
+
+
+def read_certificate_key(suite: CryptoSuite | str, cert_pem: str | bytes) -> tuple[str, bytes]:
+    """``(usage, raw public key)`` of a certificate, **without verifying it** (for bundles and display).
+
+    ``usage`` is ``"signing"``, ``"encryption"`` or ``"ca"``; ``cert.malformed`` if unreadable or of another
+    suite.
+    """
+    suite = resolve_suite(suite)
+    parsed = parse_pem(cert_pem, "subject")
+    found = usage_of(parsed)
+    if (
+        found is None
+        or parsed.signature_algorithm != SIGNATURE_OID[suite.name]
+        or parsed.key_algorithm != KEY_ALGORITHM[(suite.name, found)]
+    ):
+        raise errors.cert_error("cert.malformed", {"reason": f"not a {suite.name} certificate sunbid issues"})
+    return found, parsed.public_key

@@ -1,4 +1,4 @@
-"""Identity over HTTP: login (password or certificate), sessions, tokens, organisations, users, certificates."""
+"""Identity over HTTP: login (password or certificate), sessions, tokens, organisations, users, certs."""
 
 from __future__ import annotations
 
@@ -64,7 +64,9 @@ def me_out(actor: service.Actor) -> MeOut:
         org_id=actor.org_id,
         auth_method=actor.auth_method,
         memberships=[
-            MembershipOut(role=m.role.value, role_zh=m.role.label_zh, org_id=m.org_id, region_code=m.region_code)
+            MembershipOut(
+                role=m.role.value, role_zh=m.role.label_zh, org_id=m.org_id, region_code=m.region_code
+            )
             for m in sorted(actor.principal.memberships, key=lambda m: (m.org_id, m.role.value))
         ],
     )
@@ -94,7 +96,9 @@ def login(body: PasswordLogin, request: Request, response: Response, platform: P
     return _session_login_out(platform, actor, sess.csrf_token, sess.expires_at)
 
 
-@router.post("/auth/challenge", response_model=ChallengeOut, summary="证书登录挑战 Certificate login challenge")
+@router.post(
+    "/auth/challenge", response_model=ChallengeOut, summary="证书登录挑战 Certificate login challenge"
+)
 def challenge(request: Request, platform: Plat) -> ChallengeOut:
     login_limiter(request).hit(f"challenge:{client_ip(request)}")
     with platform.uow(request_context(request)) as uow:
@@ -106,7 +110,9 @@ def challenge(request: Request, platform: Plat) -> ChallengeOut:
 
 
 @router.post("/auth/certificate-login", response_model=LoginOut, summary="证书登录 Certificate login")
-def certificate_login(body: CertificateLogin, request: Request, response: Response, platform: Plat) -> LoginOut:
+def certificate_login(
+    body: CertificateLogin, request: Request, response: Response, platform: Plat
+) -> LoginOut:
     login_limiter(request).hit(f"ip:{client_ip(request)}")
     try:
         signature = base64.b64decode(body.signature_b64, validate=True)
@@ -167,12 +173,24 @@ def _centre_scope(session: Session) -> ResourceScope:
     return ResourceScope(org_id=str(service.centre_org_id(session)))
 
 
-@router.post("/organisations", response_model=OrganisationOut, status_code=201, summary="登记机构 Register organisation")
-def create_org(body: OrganisationCreate, request: Request, actor: CurrentActor, platform: Plat) -> Organisation:
+@router.post(
+    "/organisations",
+    response_model=OrganisationOut,
+    status_code=201,
+    summary="登记机构 Register organisation",
+)
+def create_org(
+    body: OrganisationCreate, request: Request, actor: CurrentActor, platform: Plat
+) -> Organisation:
     with platform.uow(request_context(request)) as uow:
         enforce(request, actor, ORG_MANAGE, _centre_scope(uow.session))
         org = service.create_organisation(
-            uow, name=body.name, uscc=body.uscc, kind=body.kind, region_code=body.region_code, sectors=body.sectors
+            uow,
+            name=body.name,
+            uscc=body.uscc,
+            kind=body.kind,
+            region_code=body.region_code,
+            sectors=body.sectors,
         )
         uow.commit()
     return org
@@ -205,7 +223,11 @@ def create_user(body: UserCreate, request: Request, actor: CurrentActor, platfor
         for m in body.memberships:
             org = uow.session.get(Organisation, m.org_id)
             if org is None:
-                raise NotFound("identity.org_not_found", f"机构 {m.org_id} 不存在。", f"Organisation {m.org_id} not found.")
+                raise NotFound(
+                    "identity.org_not_found",
+                    f"机构 {m.org_id} 不存在。",
+                    f"Organisation {m.org_id} not found.",
+                )
             service.add_membership(uow, user=user, org=org, role=m.role, sectors=m.sectors)
         uow.commit()
     return user
@@ -215,7 +237,9 @@ def create_user(body: UserCreate, request: Request, actor: CurrentActor, platfor
 def region(code: str, db: Db) -> RegionRow:
     row = db.get(RegionRow, code)
     if row is None:
-        raise NotFound("identity.region_unknown", f"行政区划代码 {code} 不存在。", f"Unknown region code {code}.")
+        raise NotFound(
+            "identity.region_unknown", f"行政区划代码 {code} 不存在。", f"Unknown region code {code}."
+        )
     return row
 
 
@@ -224,8 +248,15 @@ def ca_certificate(platform: Plat) -> dict[str, str]:
     return {"suite": platform.suite.name, "certificate_pem": platform.ca().certificate_pem}
 
 
-@router.post("/certificates", response_model=list[CertificateOut], status_code=201, summary="签发证书 Issue certificates")
-def issue_certificates(body: CertificateIssue, request: Request, actor: CurrentActor, platform: Plat) -> list[Certificate]:
+@router.post(
+    "/certificates",
+    response_model=list[CertificateOut],
+    status_code=201,
+    summary="签发证书 Issue certificates",
+)
+def issue_certificates(
+    body: CertificateIssue, request: Request, actor: CurrentActor, platform: Plat
+) -> list[Certificate]:
     with platform.uow(request_context(request)) as uow:
         enforce(request, actor, CERT_MANAGE, _centre_scope(uow.session))
         try:
@@ -233,13 +264,19 @@ def issue_certificates(body: CertificateIssue, request: Request, actor: CurrentA
             enc_pub = bytes.fromhex(body.encryption_public_key_hex)
         except ValueError:
             raise ValidationFailed("cert.bad_public_key", "公钥格式错误。", "Malformed public key.") from None
-        issued = certs.issue_certificates(uow, body.org_id, sign_pub, enc_pub, validity_days=body.validity_days)
+        issued = certs.issue_certificates(
+            uow, body.org_id, sign_pub, enc_pub, validity_days=body.validity_days
+        )
         uow.commit()
     return list(issued)
 
 
-@router.post("/certificates/{serial}/revoke", response_model=CertificateOut, summary="吊销证书 Revoke certificate")
-def revoke_certificate(serial: str, body: RevokeIn, request: Request, actor: CurrentActor, platform: Plat) -> Certificate:
+@router.post(
+    "/certificates/{serial}/revoke", response_model=CertificateOut, summary="吊销证书 Revoke certificate"
+)
+def revoke_certificate(
+    serial: str, body: RevokeIn, request: Request, actor: CurrentActor, platform: Plat
+) -> Certificate:
     with platform.uow(request_context(request)) as uow:
         enforce(request, actor, CERT_MANAGE, _centre_scope(uow.session))
         cert = certs.revoke_certificate(uow, serial, body.reason)

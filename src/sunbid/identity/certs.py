@@ -42,7 +42,10 @@ def new_challenge(uow: UnitOfWork) -> LoginChallenge:
 def _new_serial(uow: UnitOfWork) -> int:
     while True:
         serial = secrets.randbits(63) | (1 << 62)  # positive, 8 octets, random (RFC 5280 §4.1.2.2)
-        if uow.session.scalar(select(Certificate.id).where(Certificate.serial == format(serial, "x"))) is None:
+        if (
+            uow.session.scalar(select(Certificate.id).where(Certificate.serial == format(serial, "x")))
+            is None
+        ):
             return serial
 
 
@@ -57,7 +60,9 @@ def issue_certificates(
     """Certify an organisation's signing key and encryption key (two certificates)."""
     org = uow.session.get(Organisation, org_id)
     if org is None:
-        raise NotFound("identity.org_not_found", f"机构 {org_id} 不存在。", f"Organisation {org_id} not found.")
+        raise NotFound(
+            "identity.org_not_found", f"机构 {org_id} 不存在。", f"Organisation {org_id} not found."
+        )
     if org.status != "active":
         raise ValidationFailed("identity.org_inactive", "该机构已停用。", "This organisation is inactive.")
     platform = uow.platform
@@ -88,8 +93,13 @@ def issue_certificates(
             "certificate:issue",
             subject_type="organisation",
             subject_id=org.id,
-            data={"serial": row.serial, "usage": usage, "fingerprint": row.fingerprint, "suite": suite.name,
-                  "not_after": info.not_after.isoformat()},
+            data={
+                "serial": row.serial,
+                "usage": usage,
+                "fingerprint": row.fingerprint,
+                "suite": suite.name,
+                "not_after": info.not_after.isoformat(),
+            },
         )
         out.append(row)
     return out[0], out[1]
@@ -111,7 +121,9 @@ def revoke_certificate(uow: UnitOfWork, serial: str, reason: str) -> Certificate
     cert.revoked_at = uow.now
     cert.revoked_reason = reason[:200]
     for sess in uow.session.scalars(
-        select(LoginSession).where(LoginSession.certificate_serial == cert.serial, LoginSession.revoked_at.is_(None))
+        select(LoginSession).where(
+            LoginSession.certificate_serial == cert.serial, LoginSession.revoked_at.is_(None)
+        )
     ):
         sess.revoked_at = uow.now
     uow.audit(
@@ -125,7 +137,9 @@ def revoke_certificate(uow: UnitOfWork, serial: str, reason: str) -> Certificate
 
 def _refuse(uow: UnitOfWork, code: str, zh: str, en: str, **data: object) -> Unauthenticated:
     """Audit a refused certificate login (committed) and return the error to raise."""
-    uow.audit("auth:cert_login_failed", subject_type="certificate", subject_id=None, data={"code": code, **data})
+    uow.audit(
+        "auth:cert_login_failed", subject_type="certificate", subject_id=None, data={"code": code, **data}
+    )
     uow.commit()
     return Unauthenticated(code, zh, en)
 
@@ -138,7 +152,9 @@ def login_certificate(
     ch = uow.session.scalar(select(LoginChallenge).where(LoginChallenge.nonce == nonce))
     if ch is None or ch.used_at is not None or ensure_utc(ch.expires_at) <= uow.now:
         raise _refuse(
-            uow, "auth.challenge_invalid", "登录挑战无效、已使用或已过期，请重新获取。",
+            uow,
+            "auth.challenge_invalid",
+            "登录挑战无效、已使用或已过期，请重新获取。",
             "The login challenge is unknown, used or expired; ask for a new one.",
         )
     ch.used_at = uow.now
@@ -152,22 +168,35 @@ def login_certificate(
     row = uow.session.scalar(select(Certificate).where(Certificate.serial == serial))
     if row is None or row.fingerprint != info.fingerprint:
         raise _refuse(
-            uow, "cert.unknown", "该证书不是本中心签发的有效证书。",
-            "This certificate was not issued by this centre.", serial=serial,
+            uow,
+            "cert.unknown",
+            "该证书不是本中心签发的有效证书。",
+            "This certificate was not issued by this centre.",
+            serial=serial,
         )
     if row.status != "valid":
         raise _refuse(
-            uow, "cert.revoked", "该证书已被吊销，不能登录。", "This certificate has been revoked.", serial=serial
+            uow,
+            "cert.revoked",
+            "该证书已被吊销，不能登录。",
+            "This certificate has been revoked.",
+            serial=serial,
         )
     if row.usage != "signing":
         raise _refuse(
-            uow, "cert.wrong_usage", "请使用签名证书登录（不是加密证书）。",
-            "Log in with the signing certificate, not the encryption one.", serial=serial,
+            uow,
+            "cert.wrong_usage",
+            "请使用签名证书登录（不是加密证书）。",
+            "Log in with the signing certificate, not the encryption one.",
+            serial=serial,
         )
     if not platform.suite.verify(info.public_key, login_message(platform, nonce).encode(), signature):
         raise _refuse(
-            uow, "auth.bad_signature", "签名验证失败：签名与证书不匹配。",
-            "The signature does not verify with this certificate.", serial=serial,
+            uow,
+            "auth.bad_signature",
+            "签名验证失败：签名与证书不匹配。",
+            "The signature does not verify with this certificate.",
+            serial=serial,
         )
     q = (
         select(User)
@@ -180,9 +209,11 @@ def login_certificate(
     users = list(dict.fromkeys(uow.session.scalars(q)))
     if len(users) != 1:
         raise _refuse(
-            uow, "auth.cert_user_ambiguous" if users else "auth.cert_no_user",
+            uow,
+            "auth.cert_user_ambiguous" if users else "auth.cert_no_user",
             "请指定本机构的登录用户名。" if users else "该证书所属机构没有可登录的用户。",
-            "Give the username of a member of this organisation." if users
+            "Give the username of a member of this organisation."
+            if users
             else "No active user belongs to this certificate's organisation.",
             serial=serial,
         )

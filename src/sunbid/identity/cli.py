@@ -15,13 +15,20 @@ from sunbid.platform.clikit import JsonOpt, console, emit_json, fail, handle_err
 from sunbid.platform.context import RequestContext
 
 admin_app = typer.Typer(help="管理：交易中心、机构、用户、令牌 / administration", no_args_is_help=True)
-cert_app = typer.Typer(help="数字证书（CA锁）：签发、导出、吊销、签名登录 / certificates", no_args_is_help=True)
+cert_app = typer.Typer(
+    help="数字证书（CA锁）：签发、导出、吊销、签名登录 / certificates", no_args_is_help=True
+)
 
 
 def _org_dict(org: Organisation) -> dict[str, object]:
     return {
-        "id": org.id, "name": org.name, "uscc": org.uscc, "kind": org.kind,
-        "region_code": org.region_code, "sectors": org.sectors, "status": org.status,
+        "id": org.id,
+        "name": org.name,
+        "uscc": org.uscc,
+        "kind": org.kind,
+        "region_code": org.region_code,
+        "sectors": org.sectors,
+        "status": org.status,
     }
 
 
@@ -57,9 +64,13 @@ def create_org(
     """登记机构 / register an organisation."""
     platform = make_platform()
     with platform.uow(RequestContext.cli()) as uow:
-        org = service.create_organisation(uow, name=name, uscc=uscc, kind=kind, region_code=region, sectors=sector)
+        org = service.create_organisation(
+            uow, name=name, uscc=uscc, kind=kind, region_code=region, sectors=sector
+        )
         uow.commit()
-    emit_json(_org_dict(org)) if as_json else console.print(f"已登记机构 registered: {org.name} (id {org.id})")
+    emit_json(_org_dict(org)) if as_json else console.print(
+        f"已登记机构 registered: {org.name} (id {org.id})"
+    )
 
 
 @admin_app.command("create-user")
@@ -79,8 +90,12 @@ def create_user(
     if password_env:
         password = os.environ.get(password_env)
         if not password:
-            fail("cli.password_missing", f"环境变量 {password_env} 未设置。", f"{password_env} is not set.",
-                 as_json=as_json)
+            fail(
+                "cli.password_missing",
+                f"环境变量 {password_env} 未设置。",
+                f"{password_env} is not set.",
+                as_json=as_json,
+            )
     elif not as_json:
         password = typer.prompt("密码 password", hide_input=True, confirmation_prompt=True)
     platform = make_platform()
@@ -88,7 +103,12 @@ def create_user(
         user = service.create_user(uow, username=username, display_name=name, password=password)
         if role:
             if not org:
-                fail("cli.org_required", "授予角色须指定 --org。", "--org is required with --role.", as_json=as_json)
+                fail(
+                    "cli.org_required",
+                    "授予角色须指定 --org。",
+                    "--org is required with --role.",
+                    as_json=as_json,
+                )
             o = service.get_org_by_uscc(uow.session, org)
             for r in role:
                 service.add_membership(uow, user=user, org=o, role=r)
@@ -119,8 +139,12 @@ def _password(password_env: str | None, as_json: bool) -> str:
     if password_env:
         value = os.environ.get(password_env)
         if not value:
-            fail("cli.password_missing", f"环境变量 {password_env} 未设置。", f"{password_env} is not set.",
-                 as_json=as_json)
+            fail(
+                "cli.password_missing",
+                f"环境变量 {password_env} 未设置。",
+                f"{password_env} is not set.",
+                as_json=as_json,
+            )
         assert value is not None
         return value
     value = typer.prompt("证书包口令 bundle password", hide_input=True, confirmation_prompt=True)
@@ -129,8 +153,14 @@ def _password(password_env: str | None, as_json: bool) -> str:
 
 def _cert_dict(c: Certificate) -> dict[str, object]:
     return {
-        "serial": c.serial, "org_id": c.org_id, "usage": c.usage, "suite": c.suite, "status": c.status,
-        "fingerprint": c.fingerprint, "not_before": c.not_before.isoformat(), "not_after": c.not_after.isoformat(),
+        "serial": c.serial,
+        "org_id": c.org_id,
+        "usage": c.usage,
+        "suite": c.suite,
+        "status": c.status,
+        "fingerprint": c.fingerprint,
+        "not_before": c.not_before.isoformat(),
+        "not_after": c.not_after.isoformat(),
     }
 
 
@@ -139,11 +169,13 @@ def _cert_dict(c: Certificate) -> dict[str, object]:
 def issue(
     org: str = typer.Option(..., help="机构统一社会信用代码 / organisation credit code"),
     out: Path = typer.Option(..., help="证书包输出文件 / bundle file to write"),
-    password_env: str = typer.Option(None, help="从该环境变量读取证书包口令 / env variable holding the password"),
+    password_env: str = typer.Option(
+        None, help="从该环境变量读取证书包口令 / env variable holding the password"
+    ),
     days: int = typer.Option(730, help="有效天数 / days valid"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """在本机生成密钥对并签发签名证书和加密证书，写入口令保护的证书包 / make keys here, certify, write bundle."""
+    """在本机生成密钥对，签发签名和加密证书，写入证书包 / make keys here, certify, write a bundle."""
     from sunbid.crypto.certificates import export_bundle
 
     if out.exists():
@@ -155,7 +187,9 @@ def issue(
     enc_kp = suite.generate_encryption_keypair()
     with platform.uow(RequestContext.cli()) as uow:
         o = service.get_org_by_uscc(uow.session, org)
-        sign_cert, enc_cert = certs.issue_certificates(uow, o.id, sign_kp.public, enc_kp.public, validity_days=days)
+        sign_cert, enc_cert = certs.issue_certificates(
+            uow, o.id, sign_kp.public, enc_kp.public, validity_days=days
+        )
         bundle = export_bundle(
             suite,
             password=password,
@@ -174,13 +208,17 @@ def issue(
     if as_json:
         emit_json(data)
     else:
-        console.print(f"已签发 issued {sign_cert.serial} (签名 signing), {enc_cert.serial} (加密 encryption) → {out}")
+        console.print(
+            f"已签发 issued {sign_cert.serial} (签名 signing), {enc_cert.serial} (加密 encryption) → {out}"
+        )
 
 
 @cert_app.command("export")
 @handle_errors
 def export(
-    serial: str = typer.Option(None, help="证书序列号；不填则导出 CA 证书 / serial; default: the CA certificate"),
+    serial: str = typer.Option(
+        None, help="证书序列号；不填则导出 CA 证书 / serial; default: the CA certificate"
+    ),
     out: Path = typer.Option(None, help="输出文件，默认标准输出 / output file (default stdout)"),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -218,7 +256,8 @@ def revoke(
 @cert_app.command("list")
 @handle_errors
 def list_certs(
-    org: str = typer.Option(None, help="机构统一社会信用代码 / organisation credit code"), as_json: bool = JsonOpt
+    org: str = typer.Option(None, help="机构统一社会信用代码 / organisation credit code"),
+    as_json: bool = JsonOpt,
 ) -> None:
     """列出证书 / list certificates."""
     platform = make_platform()
@@ -230,8 +269,11 @@ def list_certs(
     if as_json:
         emit_json(rows)
     else:
-        table("证书 Certificates", ["serial", "org", "usage", "status", "not_after"],
-              [[r["serial"], r["org_id"], r["usage"], r["status"], r["not_after"]] for r in rows])
+        table(
+            "证书 Certificates",
+            ["serial", "org", "usage", "status", "not_after"],
+            [[r["serial"], r["org_id"], r["usage"], r["status"], r["not_after"]] for r in rows],
+        )
 
 
 @cert_app.command("sign-challenge")
@@ -246,8 +288,10 @@ def sign_challenge(
     from sunbid.crypto.certificates import import_bundle
     from sunbid.crypto.suite import get_suite
 
-    password = _password(password_env, as_json) if password_env else str(
-        typer.prompt("证书包口令 bundle password", hide_input=True)
+    password = (
+        _password(password_env, as_json)
+        if password_env
+        else str(typer.prompt("证书包口令 bundle password", hide_input=True))
     )
     loaded = import_bundle(bundle.read_bytes(), password)
     suite = get_suite(loaded.suite)

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sunbid.core.clock import ensure_utc
@@ -28,7 +28,6 @@ from sunbid.identity.models import (
     ApiToken,
     Centre,
     Certificate,
-    LoginChallenge,
     LoginSession,
     Membership,
     Organisation,
@@ -42,7 +41,7 @@ from sunbid.platform.uow import UnitOfWork
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 CHALLENGE_MINUTES = 5
-TOKEN_PREFIX = "sbt_"
+TOKEN_PREFIX = "sbt_"  # noqa: S105 - a prefix, not a secret
 SESSION_PREFIX = "sbs_"
 
 
@@ -67,7 +66,7 @@ def ensure_regions(session: Session, book: RegionBook | None = None) -> int:
         if r.code not in have
     ]
     if rows:
-        session.execute(RegionRow.__table__.insert(), rows)
+        session.execute(insert(RegionRow), rows)
     return len(rows)
 
 
@@ -103,7 +102,9 @@ def create_organisation(
     try:
         sectors_v = sorted({domain.Sector(x).value for x in (sectors or [])})
     except ValueError:
-        raise ValidationFailed("identity.bad_sector", f"未知的行业：{sectors}", f"Unknown sector: {sectors}") from None
+        raise ValidationFailed(
+            "identity.bad_sector", f"未知的行业：{sectors}", f"Unknown sector: {sectors}"
+        ) from None
     name = name.strip()
     if not name:
         raise ValidationFailed("identity.name_required", "机构名称不能为空。", "The name is required.")
@@ -421,9 +422,7 @@ def resolve_bearer(session: Session, raw: str, now_utc: datetime) -> Actor | Non
     return load_actor(session, user, method="token")
 
 
-def resolve_session(
-    session: Session, raw: str, now_utc: datetime
-) -> tuple[Actor, LoginSession] | None:
+def resolve_session(session: Session, raw: str, now_utc: datetime) -> tuple[Actor, LoginSession] | None:
     """The principal and session of a valid cookie session."""
     sess = session.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash(raw)))
     if sess is None or sess.revoked_at is not None or ensure_utc(sess.expires_at) <= now_utc:

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from sunbid.ledger.service import head_to_dict
-from sunbid.platform.deps import Platform, get_platform, read_session
+from sunbid.platform.container import Platform
+from sunbid.platform.deps import get_platform, read_session
 
 router = APIRouter(prefix="/api/v1/log", tags=["log 透明日志"])
 

@@ -88,19 +88,19 @@ def record_audit(
             f"审计标签格式应为 来源:对象:动作，实际为 {tag!r}",
             f"audit tag must be source:subject:action, got {tag!r}",
         )
-    fields: dict[str, Any] = dict(
-        tag=tag,
-        occurred_at=occurred_at.astimezone(UTC),
-        actor_user_id=ctx.user_id,
-        actor_org_id=ctx.org_id,
-        actor_name=ctx.actor_name,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        request_id=ctx.request_id,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        data=data,
-    )
+    fields: dict[str, Any] = {
+        "tag": tag,
+        "occurred_at": occurred_at.astimezone(UTC),
+        "actor_user_id": ctx.user_id,
+        "actor_org_id": ctx.org_id,
+        "actor_name": ctx.actor_name,
+        "ip": ctx.ip,
+        "user_agent": ctx.user_agent,
+        "request_id": ctx.request_id,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "data": data,
+    }
     index = ledger.append("audit", audit_body(**fields))
     row = AuditEvent(ledger_index=index, **fields)
     session.add(row)

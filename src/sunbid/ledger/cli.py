@@ -27,7 +27,9 @@ def head(as_json: bool = JsonOpt) -> None:
     elif h is None:
         console.print("日志为空 / the log is empty")
     else:
-        table("签名树头 Signed tree head", ["字段 field", "值 value"], [[k, v] for k, v in data["head"].items()])
+        table(
+            "签名树头 Signed tree head", ["字段 field", "值 value"], [[k, v] for k, v in data["head"].items()]
+        )
 
 
 @app.command("proof")
@@ -49,16 +51,26 @@ def proof(
             root = platform.ledger.root_at(s, size)
             ok = merkle.verify_inclusion(leaf, index, size, p, root, h=h)
             data: dict[str, Any] = {
-                "type": "inclusion", "index": index, "tree_size": size, "leaf_hash": leaf.hex(),
-                "root_hash": root.hex(), "proof": [x.hex() for x in p], "verified": ok,
+                "type": "inclusion",
+                "index": index,
+                "tree_size": size,
+                "leaf_hash": leaf.hex(),
+                "root_hash": root.hex(),
+                "proof": [x.hex() for x in p],
+                "verified": ok,
             }
         elif first is not None:
             p = platform.ledger.consistency_proof(s, first, size)
             r1, r2 = platform.ledger.root_at(s, first), platform.ledger.root_at(s, size)
             ok = merkle.verify_consistency(first, r1, size, r2, p, h=h)
             data = {
-                "type": "consistency", "first": first, "second": size, "first_root": r1.hex(),
-                "second_root": r2.hex(), "proof": [x.hex() for x in p], "verified": ok,
+                "type": "consistency",
+                "first": first,
+                "second": size,
+                "first_root": r1.hex(),
+                "second_root": r2.hex(),
+                "proof": [x.hex() for x in p],
+                "verified": ok,
             }
         else:
             fail("cli.proof_kind", "请指定 --index 或 --first。", "Give --index or --first.", as_json=as_json)
@@ -96,6 +108,8 @@ def verify(as_json: bool = JsonOpt) -> None:
         )
         for p in report.problems:
             console.print(f"[red]✗ {p.what} {p.id}[/] {p.message_zh} / {p.message_en}")
-        console.print("[green]校验通过 verified[/]" if report.ok else "[bold red]校验失败 verification FAILED[/]")
+        console.print(
+            "[green]校验通过 verified[/]" if report.ok else "[bold red]校验失败 verification FAILED[/]"
+        )
     if not report.ok:
         raise typer.Exit(1)

@@ -95,9 +95,9 @@ def _require_hash(value: bytes, what: str) -> None:
         raise InvalidProofError(f"{what} must be {HASH_SIZE} bytes")
 
 
-def _require_size(value: int, what: str) -> None:
+def _require_size(value: int, what: str, error: type[ValueError] = ValueError) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidProofError(f"{what} must be a non-negative integer, got {value!r}")
+        raise error(f"{what} must be a non-negative integer, got {value!r}")
 
 
 def _checked_hash_func(h: HashFunc) -> HashFunc:
@@ -343,8 +343,8 @@ def root_from_inclusion_proof(
 
     Raises :class:`InvalidProofError` if the index is outside the tree or the proof has the wrong length.
     """
-    _require_size(leaf_index, "leaf_index")
-    _require_size(tree_size, "tree_size")
+    _require_size(leaf_index, "leaf_index", InvalidProofError)
+    _require_size(tree_size, "tree_size", InvalidProofError)
     _require_hash(leaf_hash, "leaf hash")
     if leaf_index >= tree_size:  # step 1
         raise InvalidProofError(f"leaf_index {leaf_index} is not in a tree of size {tree_size}")
@@ -417,8 +417,8 @@ def check_consistency(
     and ``first == 0`` needs an empty proof and ``first_hash`` equal to the empty-tree hash ``H(b"")``.
     Raises :class:`InvalidProofError` naming the failed check.
     """
-    _require_size(first, "first")
-    _require_size(second, "second")
+    _require_size(first, "first", InvalidProofError)
+    _require_size(second, "second", InvalidProofError)
     _require_hash(first_hash, "first hash")
     _require_hash(second_hash, "second hash")
     for p in proof:

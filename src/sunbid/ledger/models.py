@@ -66,9 +66,7 @@ class AuditEvent(Base):
     subject_type: Mapped[str | None] = mapped_column(String(64))
     subject_id: Mapped[str | None] = mapped_column(String(128))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    ledger_index: Mapped[int] = mapped_column(
-        BigId, ForeignKey("ledger_entries.idx"), unique=True
-    )
+    ledger_index: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.idx"), unique=True)
 
     __table_args__ = (
         Index("ix_audit_subject", "subject_type", "subject_id"),

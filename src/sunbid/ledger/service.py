@@ -109,7 +109,9 @@ def _sth_of_row(h: SignedHead) -> SignedTreeHead:
 class Ledger:
     """The platform's transparency log."""
 
-    def __init__(self, *, hash_fn: HashFn, hash_name: str, key: LogKey, log_id: str, now_ms: Callable[[], int]):
+    def __init__(
+        self, *, hash_fn: HashFn, hash_name: str, key: LogKey, log_id: str, now_ms: Callable[[], int]
+    ):
         self.hash_fn = hash_fn
         self.hash_name = hash_name
         self.key = key
@@ -144,7 +146,9 @@ class Ledger:
     def entry(self, session: Session, index: int) -> LedgerEntry:
         row = session.get(LedgerEntry, index)
         if row is None:
-            raise NotFound("log.entry_not_found", f"日志条目 {index} 不存在", f"log entry {index} does not exist")
+            raise NotFound(
+                "log.entry_not_found", f"日志条目 {index} 不存在", f"log entry {index} does not exist"
+            )
         return row
 
     def _leaf_hashes(self, session: Session, start: int, end: int) -> list[bytes]:
@@ -220,15 +224,19 @@ class Ledger:
                     if root != h.root_hash:
                         report.add(
                             Problem(
-                                "signed_head", h.tree_size, "log.head_root_mismatch",
+                                "signed_head",
+                                h.tree_size,
+                                "log.head_root_mismatch",
                                 f"树大小 {h.tree_size} 的签名树头根哈希与重新计算的不一致",
-                                f"signed head at size {h.tree_size}: root hash differs from the recomputed root",
+                                f"signed head {h.tree_size}: root differs from the recomputed root",
                             )
                         )
                     if not verify_tree_head(_sth_of_row(h), self.key.verify):
                         report.add(
                             Problem(
-                                "signed_head", h.tree_size, "log.head_bad_signature",
+                                "signed_head",
+                                h.tree_size,
+                                "log.head_bad_signature",
                                 f"树大小 {h.tree_size} 的签名树头签名无效",
                                 f"signed head at size {h.tree_size}: the signature does not verify",
                             )
@@ -241,8 +249,11 @@ class Ledger:
             if idx != expected:
                 report.add(
                     Problem(
-                        "ledger_entry", expected, "log.entry_missing",
-                        f"日志条目 {expected} 缺失", f"log entry {expected} is missing",
+                        "ledger_entry",
+                        expected,
+                        "log.entry_missing",
+                        f"日志条目 {expected} 缺失",
+                        f"log entry {expected} is missing",
                     )
                 )
                 break
@@ -250,7 +261,9 @@ class Ledger:
             if leaf != stored:
                 report.add(
                     Problem(
-                        "ledger_entry", idx, "log.entry_altered",
+                        "ledger_entry",
+                        idx,
+                        "log.entry_altered",
                         f"日志条目 {idx} 的内容与其叶哈希不一致（已被篡改）",
                         f"log entry {idx}: its content does not match its leaf hash (altered)",
                     )
@@ -265,21 +278,24 @@ class Ledger:
             if h is not None:
                 report.add(
                     Problem(
-                        "signed_head", h.tree_size, "log.head_beyond_log",
+                        "signed_head",
+                        h.tree_size,
+                        "log.head_beyond_log",
                         f"签名树头的大小 {h.tree_size} 超过日志条目数 {expected}",
                         f"signed head of size {h.tree_size} is beyond the {expected} stored entries",
                     )
                 )
         state = session.get(LedgerState, 1)
-        if state is not None:
-            if state.tree_size != expected or state.frontier != frontier_state(rng):
-                report.add(
-                    Problem(
-                        "state", 1, "log.state_mismatch",
-                        "日志状态（树大小或边界哈希）与条目不一致",
-                        "the log state (size or frontier) does not match the entries",
-                    )
+        if state is not None and (state.tree_size != expected or state.frontier != frontier_state(rng)):
+            report.add(
+                Problem(
+                    "state",
+                    1,
+                    "log.state_mismatch",
+                    "日志状态（树大小或边界哈希）与条目不一致",
+                    "the log state (size or frontier) does not match the entries",
                 )
+            )
         report.tree_size = expected
         report.root_hash = rng.root().hex()
         self._verify_audit(session, report)
@@ -321,7 +337,9 @@ class Ledger:
                 if body is None or kind != "audit" or bytes(body) != recomputed:
                     report.add(
                         Problem(
-                            "audit_event", ev.id, "log.audit_altered",
+                            "audit_event",
+                            ev.id,
+                            "log.audit_altered",
                             f"审计事件 {ev.id} 与其日志条目 {ev.ledger_index} 不一致（已被篡改）",
                             f"audit event {ev.id} does not match its log entry {ev.ledger_index} (altered)",
                         )
@@ -373,7 +391,7 @@ class LedgerTransaction:
             rows.append({"idx": idx, "kind": kind, "body": data, "leaf_hash": leaf})
             indices.append(idx)
         if rows:
-            self.session.connection().execute(insert(LedgerEntry.__table__), rows)
+            self.session.connection().execute(insert(LedgerEntry), rows)
             self.appended += len(rows)
         return indices
 
@@ -389,8 +407,12 @@ class LedgerTransaction:
             timestamp_ms=self.ledger.now_ms(),
             log_id=self.ledger.log_id,
         )
-        sth = sign_tree_head(head, self.ledger.key.sign, key_fingerprint=self.ledger.key.fingerprint,
-                             suite=self.ledger.key.suite)
+        sth = sign_tree_head(
+            head,
+            self.ledger.key.sign,
+            key_fingerprint=self.ledger.key.fingerprint,
+            suite=self.ledger.key.suite,
+        )
         row = SignedHead(
             tree_size=head.tree_size,
             root_hash=head.root_hash,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from sunbid.platform import migrate
-from sunbid.platform.container import Platform
 from sunbid.platform.clikit import JsonOpt, console, emit_json, handle_errors, make_platform
+from sunbid.platform.container import Platform
 
 db_app = typer.Typer(help="数据库结构迁移 / database migrations", no_args_is_help=True)
 
@@ -40,8 +40,8 @@ def upgrade(as_json: bool = JsonOpt) -> None:
 def current(as_json: bool = JsonOpt) -> None:
     """显示当前数据库结构版本 / show the current schema revision."""
     platform = make_platform()
-    data = {"current": migrate.current(platform.db), "head": migrate.head(platform.db)}
-    data["up_to_date"] = data["current"] == data["head"]
+    cur, head = migrate.current(platform.db), migrate.head(platform.db)
+    data = {"current": cur, "head": head, "up_to_date": cur == head}
     if as_json:
         emit_json(data)
     else:
@@ -49,8 +49,8 @@ def current(as_json: bool = JsonOpt) -> None:
 
 
 def serve(
-    host: str = typer.Option(None, help="监听地址 / bind address"),
-    port: int = typer.Option(None, help="端口 / port"),
+    host: str | None = typer.Option(None, help="监听地址 / bind address"),
+    port: int | None = typer.Option(None, help="端口 / port"),
 ) -> None:
     """启动 Web 服务（接口、页面、后台任务）/ serve the API, pages and worker."""
     import uvicorn

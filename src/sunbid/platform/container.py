@@ -67,7 +67,9 @@ class Platform:
 
         raw = json.loads(self.secrets.get_or_create(name, make))
         if raw["suite"] != self.suite.name:
-            raise RuntimeError(f"secret {name} was made for suite {raw['suite']}, deployment uses {self.suite.name}")
+            raise RuntimeError(
+                f"secret {name} was made for suite {raw['suite']}, deployment uses {self.suite.name}"
+            )
         return KeyPair(private=bytes.fromhex(raw["private"]), public=bytes.fromhex(raw["public"]))
 
     @cached_property

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         """Settings safe to print: secrets are masked."""
         d = self.model_dump(mode="json")
         if d.get("s3", {}).get("secret_access_key"):
-            d["s3"]["secret_access_key"] = "***"
+            d["s3"]["secret_access_key"] = "***"  # noqa: S105 - the mask
         url = self.resolved_database_url
         if "@" in url and "://" in url:
             scheme, rest = url.split("://", 1)

@@ -116,9 +116,7 @@ class S3Storage:
 
     def put(self, key: str, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
-        self.client.put_object(
-            Bucket=self.bucket, Key=self._k(key), Body=data, Metadata={"sha256": digest}
-        )
+        self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=data, Metadata={"sha256": digest})
         return digest
 
     def get(self, key: str) -> bytes:

@@ -43,9 +43,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent  # src/sunbid: every featur
 METHOD_MAP = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 # Fixed so that re-running ``update`` does not rewrite the header of an unchanged catalogue.
 CATALOGUE_DATE = datetime(2026, 11, 23, 12, 0)
+HEADER_COMMENT = (
+    "# Page messages of sunbid. The msgids are English (the source language of the templates).\n"
+    "# Update with `python -m sunbid.web.i18n update`, then translate the empty msgstr entries.\n"
+    "#"
+)
 
 
-def N_(msgid: str) -> str:  # noqa: N802 - the conventional gettext marker name
+def N_(msgid: str) -> str:
     """Mark ``msgid`` for extraction without translating it now (it is translated when shown)."""
     return msgid
 
@@ -139,8 +144,18 @@ def update(source: Path = PACKAGE_DIR) -> dict[str, int]:
     sizes = {}
     for lang, code in LANGUAGES.items():
         catalog = _load(lang) or Catalog(
-            locale=code, domain=DOMAIN, project="sunbid", version="0.1", creation_date=CATALOGUE_DATE,
-            revision_date=CATALOGUE_DATE, fuzzy=False,
+            locale=code,
+            domain=DOMAIN,
+            header_comment=HEADER_COMMENT,
+            project="sunbid",
+            version="0.1",
+            copyright_holder="sunbid contributors",
+            msgid_bugs_address="",
+            creation_date=CATALOGUE_DATE,
+            revision_date=CATALOGUE_DATE,
+            last_translator="sunbid contributors",
+            language_team=f"{lang} (sunbid)",
+            fuzzy=False,
         )
         catalog.update(template, no_fuzzy_matching=True, update_creation_date=False)
         path = catalogue_path(lang)
@@ -179,14 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == ["update"]:
         for lang, n in update().items():
-            print(f"{catalogue_path(lang)}: {n} messages")  # noqa: T201
+            print(f"{catalogue_path(lang)}: {n} messages")
         return 0
     if args == ["check"]:
         problems = check()
         for p in problems:
-            print(p)  # noqa: T201
+            print(p)
         return 1 if problems else 0
-    print("usage: python -m sunbid.web.i18n update|check")  # noqa: T201
+    print("usage: python -m sunbid.web.i18n update|check")
     return 2
 
 

@@ -72,7 +72,7 @@ def test_der_integer_gets_leading_zero_when_high_bit_set() -> None:
     ],
 )
 def test_der_to_rs_rejects_malformed_signatures(der: bytes) -> None:
-    with pytest.raises(ValueError, match="SM2 signature|INTEGER"):
+    with pytest.raises(ValueError, match=r"SM2 signature|INTEGER"):
         sm2.der_to_rs(der)
 
 

@@ -29,7 +29,7 @@ def _code(exc: pytest.ExceptionInfo[DomainError]) -> str:
     return exc.value.code
 
 
-# --- suite lookup -------------------------------------------------------------------------------------
+# --- suite lookup ----
 
 
 def test_get_suite_returns_named_suites() -> None:
@@ -50,7 +50,7 @@ def test_unknown_suite_is_a_bilingual_validation_error() -> None:
     assert exc.value.message_zh != exc.value.message_en
 
 
-# --- hashing --------------------------------------------------------------------------------------------
+# --- hashing ----
 
 
 def test_digest_is_32_bytes_and_matches_hasher(suite: CryptoSuite) -> None:
@@ -91,7 +91,7 @@ def test_public_key_fingerprint_is_hex_digest_of_key(suite: CryptoSuite) -> None
     assert suite.public_key_fingerprint(pair.public) != suite.public_key_fingerprint(other.public)
 
 
-# --- signatures -------------------------------------------------------------------------------------------
+# --- signatures ----
 
 
 def test_sign_and_verify_round_trip(suite: CryptoSuite) -> None:
@@ -151,7 +151,7 @@ def test_gm_rejects_out_of_range_private_key() -> None:
     assert _code(exc) == "crypto.bad_key"
 
 
-# --- key wrap ------------------------------------------------------------------------------------------------
+# --- key wrap ----
 
 
 def _wrap_pair(suite: CryptoSuite) -> tuple[KeyPair, bytes, bytes]:
@@ -237,7 +237,7 @@ def test_intl_wrap_refuses_low_order_point() -> None:
     assert _code(exc) == "crypto.bad_key"
 
 
-# --- seal / open ------------------------------------------------------------------------------------------------
+# --- seal / open ----
 
 
 def test_seal_and_open_round_trip(suite: CryptoSuite) -> None:
@@ -301,7 +301,7 @@ def test_suites_use_their_own_key_sizes() -> None:
     assert get_suite("gm").key_size == 16
 
 
-# --- properties -------------------------------------------------------------------------------------------------
+# --- properties ----
 
 
 @settings(max_examples=40, deadline=None)
@@ -337,5 +337,7 @@ def test_sign_verify_property(name: str, message: bytes) -> None:
     signature=st.binary(max_size=80),
     message=st.binary(max_size=32),
 )
-def test_verify_never_raises_on_arbitrary_bytes(name: str, public: bytes, signature: bytes, message: bytes) -> None:
+def test_verify_never_raises_on_arbitrary_bytes(
+    name: str, public: bytes, signature: bytes, message: bytes
+) -> None:
     assert get_suite(name).verify(public, message, signature) is False

@@ -45,7 +45,7 @@ X25519_BOB_PUBLIC = bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b786
 X25519_SHARED = bytes.fromhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
 
 
-# --- SM3 -----------------------------------------------------------------------------------------------
+# --- SM3 ----
 
 
 def test_sm3_digest_matches_gbt_32905_examples() -> None:
@@ -82,7 +82,7 @@ def test_cryptography_sm3_fallback_matches_vector_and_copies_independently() -> 
     assert fork.digest() == get_suite("gm").digest(b"abx")
 
 
-# --- SM4 ----------------------------------------------------------------------------------------------
+# --- SM4 ----
 
 
 def test_sm4_block_matches_gbt_32907_example() -> None:

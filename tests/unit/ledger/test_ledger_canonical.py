@@ -85,7 +85,7 @@ def test_other_types_and_non_string_keys_are_rejected() -> None:
 def test_circular_values_and_lone_surrogates_are_rejected() -> None:
     loop: list[Any] = []
     loop.append(loop)
-    with pytest.raises(CanonicalJSONError, match="ircular"):
+    with pytest.raises(CanonicalJSONError, match="circular"):
         canonical_json(loop)
     with pytest.raises(CanonicalJSONError, match="surrogate"):
         canonical_json("\ud800")
