@@ -1,4 +1,4 @@
-"""The login pages in a real browser: Chinese rendering, password sign-in through the form, language switch."""
+"""The login pages in a real browser: Chinese rendering, password sign-in by form, language switch."""
 
 from __future__ import annotations
 

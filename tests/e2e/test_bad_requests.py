@@ -17,7 +17,9 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def _snapshot(platform: Platform) -> dict[str, int]:
     with platform.db.read() as s:
-        return {t.name: int(s.scalar(select(func.count()).select_from(t)) or 0) for t in metadata.sorted_tables}
+        return {
+            t.name: int(s.scalar(select(func.count()).select_from(t)) or 0) for t in metadata.sorted_tables
+        }
 
 
 def _write_routes(client: TestClient) -> list[tuple[str, str]]:

@@ -107,7 +107,9 @@ class Subject:
                 "The unified social credit code is invalid",
                 uscc=self.uscc,
             )
-        if len(self.country) != 2 or not self.country.isascii() or not self.country.isupper():
+        if len(self.country) != 2 or not (
+            self.country.isascii() and self.country.isalpha() and self.country.isupper()
+        ):
             raise _bad_request(
                 "cert.bad_subject", "国家代码须为两位大写字母", "Country must be two capital letters"
             )

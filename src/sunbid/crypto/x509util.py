@@ -36,7 +36,6 @@ KEY_ALGORITHM = {
     ("gm", "ca"): "sm2",
 }
 _ENCRYPTION_BITS = frozenset({"key_encipherment", "key_agreement", "data_encipherment"})
-_ENCRYPTION_BITS = frozenset({"key_encipherment", "key_agreement", "data_encipherment"})
 
 # The subject attributes sunbid writes, in the order they appear in the DN.
 NAME_FIELDS: tuple[tuple[str, str], ...] = (

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from sunbid.core.clock import ensure_utc
 from sunbid.core.errors import NotFound, Unauthenticated, ValidationFailed
-from sunbid.crypto.certificates import Subject, verify_certificate
+from sunbid.crypto.certificates import Subject, Usage, verify_certificate
 from sunbid.identity.models import Certificate, LoginChallenge, LoginSession, Membership, Organisation, User
 from sunbid.identity.service import CHALLENGE_MINUTES, Actor, _check_active, _new_session, load_actor
 from sunbid.platform.container import Platform
@@ -70,7 +70,8 @@ def issue_certificates(
     ca = platform.ca()
     subject = Subject(common_name=org.name, organisation_name=org.name, uscc=org.uscc)
     out = []
-    for usage, public in (("signing", signing_public), ("encryption", encryption_public)):
+    pairs: tuple[tuple[Usage, bytes], ...] = (("signing", signing_public), ("encryption", encryption_public))
+    for usage, public in pairs:
         serial = _new_serial(uow)
         pem = ca.issue(subject, public, usage=usage, serial=serial, now=uow.now, validity_days=validity_days)
         info = verify_certificate(suite, ca.certificate_pem, pem, now=uow.now)

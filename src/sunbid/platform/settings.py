@@ -40,7 +40,6 @@ class Settings(BaseSettings):
         env_prefix="SUNBID_",
         env_nested_delimiter="__",
         extra="forbid",
-        toml_file=os.environ.get("SUNBID_CONFIG", "sunbid.toml"),
     )
 
     data_dir: Path = Path("./sunbid-data")
@@ -75,7 +74,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        toml_file = os.environ.get("SUNBID_CONFIG", "sunbid.toml")  # read at load time, not import time
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -137,8 +137,11 @@ class S3Storage:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._k(key))
             return True
-        except ClientError:
-            return False
+        except ClientError as exc:
+            # Only "not there" is False; a refused signature or an unreachable bucket must not pass for it.
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._k(key))

@@ -77,7 +77,7 @@ def catalogue_path(lang: str) -> Path:
 
 @lru_cache(maxsize=len(LANGUAGES))
 def translations(lang: str) -> Translations:
-    """The gettext translations of ``lang``, compiled in memory from its ``.po`` file (fuzzy entries skipped)."""
+    """The translations of ``lang``, compiled in memory from its ``.po`` file (fuzzy entries skipped)."""
     with catalogue_path(lang).open("rb") as fh:
         catalog = read_po(fh, locale=LANGUAGES[lang], domain=DOMAIN)
     buf = io.BytesIO()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -119,7 +120,9 @@ def _login_page(
     username: str = "",
     certificate_pem: str = "",
 ) -> Response:
+    query = f"?tab={tab}" + (f"&next={quote(next_url, safe='/')}" if next_url != "/" else "")
     ctx: dict[str, Any] = {
+        "current_path": "/login" + query,  # where the language switch returns (also after a failed POST)
         "tab": tab,
         "next": next_url,
         "error": error,
@@ -243,7 +246,7 @@ def _refused(request: Request, exc: DomainError, back: str) -> Response:
     return render_page(
         request,
         "message.html",
-        {"message": error_text(exc, i18n.negotiate(request)), "back": back},
+        {"message": error_text(exc, i18n.negotiate(request)), "back": back, "current_path": back},
         status_code=error_status(exc),
     )
 

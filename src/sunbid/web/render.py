@@ -8,7 +8,7 @@ A feature with pages keeps its templates in ``<feature>/templates/<feature>/`` (
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     if value is None:
         return ""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(CHINA_TIME).strftime(fmt)
 
 
@@ -86,8 +86,11 @@ def page_context(request: Request) -> dict[str, Any]:
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
     def label(value: Any) -> str:
-        """The Chinese or English label of an enum with ``label_zh`` / ``label_en``."""
-        return str(value.label_en if tr.english else value.label_zh)
+        """The Chinese or English label of an enum with ``label_zh`` / ``label_en`` (English capitalised)."""
+        if not tr.english:
+            return str(value.label_zh)
+        text = str(value.label_en)
+        return text[:1].upper() + text[1:]
 
     return {
         "request": request,

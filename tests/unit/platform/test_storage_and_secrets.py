@@ -73,12 +73,7 @@ def test_settings_from_toml_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     cfg.write_text('crypto_suite = "gm"\ncentre_name = "济南市公共资源交易中心"\n', encoding="utf-8")
     monkeypatch.setenv("SUNBID_CONFIG", str(cfg))
     monkeypatch.delenv("SUNBID_CRYPTO_SUITE", raising=False)
-    from sunbid.platform import settings as settings_mod
-
-    class S(settings_mod.Settings):
-        model_config = {**settings_mod.Settings.model_config, "toml_file": str(cfg)}
-
-    s = S()
+    s = Settings()
     assert s.crypto_suite == "gm" and s.centre_name == "济南市公共资源交易中心"
 
 
