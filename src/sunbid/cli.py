@@ -6,7 +6,7 @@ import typer
 
 from sunbid.identity.cli import admin_app, cert_app
 from sunbid.ledger.cli import app as log_app
-from sunbid.platform.cli import db_app, serve
+from sunbid.platform.cli import db_app, serve, worker
 from sunbid.platform.clikit import JsonOpt, console, emit_json, handle_errors, make_platform
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(cert_app, name="cert")
 app.add_typer(log_app, name="log")
 app.command("serve")(serve)
+app.command("worker")(worker)
 
 
 @app.command("demo")

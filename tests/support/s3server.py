@@ -189,7 +189,7 @@ def _remove_stray_sockets(ports: list[int]) -> None:
     """``weed`` keeps unix sockets named by port in /tmp; after a kill they stay. Remove only ours."""
     for port in ports:
         for grpc in (port, port + GRPC_OFFSET):
-            for p in Path("/tmp").glob(f"seaweedfs-*-{grpc}.sock"):  # noqa: S108 - weed's fixed location
+            for p in Path("/tmp").glob(f"seaweedfs-*-{grpc}.sock"):  # weed's fixed location
                 with contextlib.suppress(OSError):
                     if p.is_socket():
                         p.unlink()
@@ -267,8 +267,10 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], deadline: float) -> None
         time.sleep(0.1)
 
 
-def start_s3_server(workdir: Path, *, bucket: str = "sunbid-test", timeout: float = START_TIMEOUT) -> S3Server:
-    """Start SeaweedFS in ``workdir``, wait for its S3 endpoint, create ``bucket``. Raises S3ServerUnavailable."""
+def start_s3_server(
+    workdir: Path, *, bucket: str = "sunbid-test", timeout: float = START_TIMEOUT
+) -> S3Server:
+    """Start SeaweedFS in ``workdir``, wait for S3, create ``bucket``, or raise S3ServerUnavailable."""
     weed = find_weed()
     if weed is None:
         raise S3ServerUnavailable(
@@ -306,7 +308,7 @@ def start_s3_server(workdir: Path, *, bucket: str = "sunbid-test", timeout: floa
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only a prctl call, no Python locks
+                preexec_fn=_die_with_parent(),  # only a prctl call
             )
         server = S3Server(
             endpoint_url=f"http://{HOST}:{ports[3]}",
@@ -350,7 +352,7 @@ def start_s3_server(workdir: Path, *, bucket: str = "sunbid-test", timeout: floa
 
 @contextlib.contextmanager
 def s3_server_or_skip(workdir: Path) -> Iterator[S3Server]:
-    """A running server for the ``with`` block; ``pytest.skip`` (or fail, see REQUIRED_ENV) if there is none."""
+    """A running server for the ``with`` block; ``pytest.skip`` (or fail, see REQUIRED_ENV) without one."""
     try:
         server = start_s3_server(workdir)
     except S3ServerUnavailable as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sunbid.platform.db import Base, JSONType, UTCDateTime
@@ -150,19 +150,3 @@ class Centre(Base):
     region_code: Mapped[str] = mapped_column(String(6), ForeignKey("regions.code"))
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class KeyRecord(Base):
-    """Public halves of the platform's own keys (CA, log signing), for verifiers."""
-
-    __tablename__ = "platform_keys"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(32))  # ca | log
-    suite: Mapped[str] = mapped_column(String(16))
-    public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    fingerprint: Mapped[str] = mapped_column(String(128))
-    certificate_pem: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    __table_args__ = (Index("ix_platform_keys_purpose", "purpose"),)

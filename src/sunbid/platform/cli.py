@@ -70,3 +70,29 @@ def serve(
         log_level="warning",
         proxy_headers=False,
     )
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="只处理一轮后退出 / one pass, then exit"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """运行后台任务进程（发件箱）/ run the background worker (outbox) in this process."""
+    import signal
+    import threading
+
+    from sunbid.platform.logging import configure_logging
+
+    platform = make_platform()
+    configure_logging(platform.settings.log_level, platform.settings.log_json)
+    if once:
+        stats = platform.worker.run_once()
+        data = {"sent": stats.sent, "failed": stats.failed, "dead": stats.dead}
+        emit_json(data) if as_json else console.print(f"已发送 sent {stats.sent} · 失败 failed {stats.failed}")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    platform.worker.start(platform.settings.worker_poll_seconds)
+    console.print("后台任务已启动 worker running (Ctrl-C to stop)")
+    stop.wait()
+    platform.close()

@@ -7,13 +7,15 @@ the mark), which is the standard at-least-once contract; the dedupe key stops a 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from sunbid.core.clock import Clock
@@ -71,10 +73,13 @@ class RunStats:
 class OutboxWorker:
     """Polls the outbox and dispatches due messages to their topic's handler."""
 
+    LEASE = timedelta(minutes=5)
+
     def __init__(self, db: Database, clock: Clock, *, batch: int = 50) -> None:
         self.db = db
         self.clock = clock
         self.batch = batch
+        self.worker_id = f"{os.getpid()}-{secrets.token_hex(4)}"
         self.handlers: dict[str, Handler] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -110,6 +115,22 @@ class OutboxWorker:
                     pending.setdefault(key, []).append(mid)
         return rows, pending
 
+    def _claim(self, mid: int) -> bool:
+        """Take a lease on one message so that no other worker process sends it at the same time."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            res = s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == mid,
+                    OutboxMessage.status == "pending",
+                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                )
+                .values(claimed_by=self.worker_id, claimed_until=now + self.LEASE)
+            )
+            s.commit()
+            return getattr(res, "rowcount", 0) == 1
+
     def run_once(self) -> RunStats:
         """Send every message that is due now; a stream's messages go strictly in order."""
         stats = RunStats()
@@ -119,6 +140,10 @@ class OutboxWorker:
         for mid, topic, key, payload in due:
             if key is not None and (not pending.get(key) or pending[key][0] != mid):
                 continue  # an earlier message of this stream is still pending (or failed in this pass)
+            if not self._claim(mid):
+                if key is not None:
+                    pending[key] = []  # another worker holds this stream's head
+                continue
             handler = self.handlers.get(topic)
             error: str | None = None
             if handler is None:
@@ -130,10 +155,11 @@ class OutboxWorker:
                     error = f"{type(exc).__name__}: {exc}"[:2000]
             with self.db.session() as s:
                 msg = s.get(OutboxMessage, mid)
-                if msg is None or msg.status != "pending":
+                if msg is None or msg.status != "pending" or msg.claimed_by != self.worker_id:
                     s.rollback()
                     continue
                 now = self.clock.now()
+                msg.claimed_by, msg.claimed_until = None, None
                 if error is None:
                     msg.status, msg.sent_at, msg.last_error = "sent", now, None
                     stats.sent += 1

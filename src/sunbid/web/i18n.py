@@ -104,6 +104,7 @@ class Translator:
 
     @property
     def english(self) -> bool:
+        """Whether pages are shown in English."""
         return self.lang == "en"
 
 

@@ -106,3 +106,23 @@ def test_message_without_handler_is_kept_until_dead(platform: Platform, clock: F
         clock.advance(timedelta(hours=1))
     (m,) = _messages(platform)
     assert m.status == "dead" and m.attempts == 12 and "no handler" in (m.last_error or "")
+
+
+def test_two_workers_never_send_the_same_message(platform: Platform, clock: FakeClock) -> None:
+    from sunbid.platform.outbox import OutboxWorker
+
+    sent_a: list[int] = []
+    sent_b: list[int] = []
+    a = OutboxWorker(platform.db, clock)
+    b = OutboxWorker(platform.db, clock)
+    a.register("notify", lambda mid, p: sent_a.append(mid))
+    b.register("notify", lambda mid, p: sent_b.append(mid))
+    with platform.uow() as uow:
+        uow.enqueue("notify", {"to": "x"})
+        uow.commit()
+    (m,) = _messages(platform)
+    assert a._claim(m.id)  # worker A has taken it (e.g. is still sending) ...
+    assert b.run_once().sent == 0 and sent_b == []  # ... so B leaves it alone
+    clock.advance(OutboxWorker.LEASE + timedelta(seconds=1))  # A died: its lease runs out
+    assert b.run_once().sent == 1 and sent_b == [m.id]
+    assert a.run_once().sent == 0 and sent_a == []

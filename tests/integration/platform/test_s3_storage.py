@@ -40,7 +40,7 @@ def s3_storage(server: S3Server, *, bucket: str | None = None, prefix: str = "",
             "secret_access_key": server.secret_access_key,
         }
         args.update(kw)
-        return S3Storage(bucket or server.bucket, prefix=prefix, **args)  # type: ignore[arg-type]
+        return S3Storage(bucket or server.bucket, prefix=prefix, **args)
 
 
 def fresh_bucket(server: S3Server) -> str:

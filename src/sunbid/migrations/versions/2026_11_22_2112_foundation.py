@@ -1,8 +1,8 @@
-"""Foundation: identity, certificates, transparency log, audit events, outbox.
+"""Foundation: regions, identity, certificates, transparency log, audit events, outbox.
 
-Revision ID: 53b16a75bcf5
+Revision ID: a6c0985a78e0
 Revises:
-Create Date: 2026-11-22 20:58:15.563427+00:00
+Create Date: 2026-11-22 21:12:54.604303+00:00
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 
 import sunbid.platform.db
 
-revision: str = "53b16a75bcf5"
+revision: str = "a6c0985a78e0"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -81,25 +81,13 @@ def upgrade() -> None:
         sa.Column("available_at", sunbid.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sunbid.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("claimed_by", sa.String(length=64), nullable=True),
+        sa.Column("claimed_until", sunbid.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_messages")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_outbox_messages_dedupe_key")),
     )
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_due", ["status", "available_at"], unique=False)
-
-    op.create_table(
-        "platform_keys",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("purpose", sa.String(length=32), nullable=False),
-        sa.Column("suite", sa.String(length=16), nullable=False),
-        sa.Column("public_key", sa.LargeBinary(), nullable=False),
-        sa.Column("fingerprint", sa.String(length=128), nullable=False),
-        sa.Column("certificate_pem", sa.Text(), nullable=True),
-        sa.Column("created_at", sunbid.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_platform_keys")),
-    )
-    with op.batch_alter_table("platform_keys", schema=None) as batch_op:
-        batch_op.create_index("ix_platform_keys_purpose", ["purpose"], unique=False)
 
     op.create_table(
         "regions",
@@ -308,10 +296,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_regions_parent_code"))
 
     op.drop_table("regions")
-    with op.batch_alter_table("platform_keys", schema=None) as batch_op:
-        batch_op.drop_index("ix_platform_keys_purpose")
-
-    op.drop_table("platform_keys")
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_due")
 
