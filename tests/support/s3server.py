@@ -35,7 +35,7 @@ WEED_ENV = "SUNBID_WEED_BIN"  # an explicit path to ``weed`` wins over the one t
 REQUIRED_ENV = "SUNBID_TEST_S3_REQUIRED"  # set (e.g. in CI) to fail instead of skip when S3 is not there
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
 GRPC_OFFSET = 10_000  # SeaweedFS puts each gRPC port at its HTTP port + 10000 unless told otherwise
 
 
@@ -242,6 +242,7 @@ def _build_command(weed: Path, workdir: Path, s3_config: Path, ports: list[int])
         "admin.port": str(admin),  # mini starts its admin server regardless; keep it on our port
         "volume.preStopSeconds": "0",
         "master.volumeSizeLimitMB": "64",
+        "volume.max": "0",  # as many volumes as the disk holds (`server` defaults to 8: too few buckets)
         "s3.localSocket": str(workdir / "s3.sock"),
         "filer.localSocket": str(workdir / "filer.sock"),
     }

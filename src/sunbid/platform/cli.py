@@ -87,7 +87,7 @@ def worker(
     if once:
         stats = platform.worker.run_once()
         data = {"sent": stats.sent, "failed": stats.failed, "dead": stats.dead}
-        emit_json(data) if as_json else console.print(f"已发送 sent {stats.sent} · 失败 failed {stats.failed}")
+        emit_json(data) if as_json else console.print(f"已发送 sent {stats.sent}, 失败 failed {stats.failed}")
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
