@@ -205,3 +205,19 @@ def test_bad_requests_are_problems_and_change_nothing(platform: Platform, client
 def test_unknown_route_is_a_problem(client: TestClient) -> None:
     r = client.get("/api/v1/nothing-here")
     assert r.status_code == 404 and r.json()["code"] == "request.not_found"
+
+
+def test_login_audit_records_who_when_and_from_where(platform: Platform, client: TestClient) -> None:
+    world = build_world(platform)
+    r = client.post(
+        "/api/v1/auth/login",
+        json={"username": "bidder_a", "password": PASSWORD},
+        headers={"User-Agent": "BidderTool/1.0", "X-Request-ID": "req-12345678"},
+    )
+    assert r.status_code == 200
+    with platform.db.read() as s:
+        ev = s.scalars(select(AuditEvent).where(AuditEvent.tag == "api:auth:login")).one()
+    assert ev.subject_id == str(world.users["bidder_a"].id)
+    assert ev.user_agent == "BidderTool/1.0" and ev.ip and ev.request_id == "req-12345678"
+    assert ev.occurred_at == platform.clock.now()
+    assert r.headers["x-request-id"] == "req-12345678"

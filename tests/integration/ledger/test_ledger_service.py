@@ -22,6 +22,7 @@ def _append_audits(platform: Platform, n: int, batch: int = 1) -> None:
             uow.commit()
 
 
+@pytest.mark.parametrize("suite_name", ["intl", "gm"], indirect=True)
 def test_untouched_log_verifies_with_every_head_checked(platform: Platform) -> None:
     _append_audits(platform, 13, batch=3)
     with platform.db.read() as s:
@@ -67,6 +68,7 @@ def _tamper(platform: Platform, sql: str, **params: object) -> None:
         conn.execute(text(sql), params)
 
 
+@pytest.mark.parametrize("suite_name", ["intl", "gm"], indirect=True)
 @pytest.mark.parametrize(
     ("sql", "what"),
     [
@@ -116,3 +118,24 @@ def test_appends_continue_the_same_tree_after_restart(platform: Platform, settin
         assert again.ledger.size(s) == 8
         assert again.ledger.verify(s).ok
     again.close()
+
+
+@pytest.mark.parametrize("suite_name", ["gm"], indirect=True)
+def test_gm_log_uses_sm3_and_sm2(platform: Platform) -> None:
+    _append_audits(platform, 3)
+    with platform.db.read() as s:
+        head = platform.ledger.latest_head(s)
+        entry = platform.ledger.entry(s, 0)
+    assert head is not None and head.suite == "gm" and len(head.signature) == 64
+    assert entry.leaf_hash == platform.suite.digest(b"\x00" + entry.body)
+
+
+def test_platform_secrets_are_private(platform: Platform) -> None:
+    import stat
+
+    _append_audits(platform, 1)
+    platform.ca()
+    files = sorted(p.name for p in platform.settings.secrets_dir.iterdir())
+    assert "log_signing.json" in files and "ca.json" in files
+    for p in platform.settings.secrets_dir.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
