@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from sqlalchemy import text
 
 from sunbid.platform import migrate
@@ -58,7 +58,7 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
         return {"status": "ok"}
 
     @app.get("/ready", tags=["system"], summary="就绪检查 Readiness", response_model=None)
-    def ready(request: Request) -> dict[str, Any] | JSONResponse:
+    def ready(request: Request) -> dict[str, Any] | Response:
         try:
             with platform.db.read() as s:
                 s.execute(text("SELECT 1"))

@@ -289,3 +289,12 @@ def test_language_switch_after_a_failed_post_returns_to_the_form(
     )
     assert r.status_code == 401
     assert 'name="next" value="/login?tab=password&amp;next=/me"' in r.text
+
+
+def test_unknown_page_in_a_browser_is_an_html_page_in_chinese(client: TestClient) -> None:
+    r = client.get("/no-such-page", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert "请求的资源不存在" in r.text and 'lang="zh-CN"' in r.text
+    api = client.get("/api/v1/no-such-thing", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sunbid.core.errors import DomainError, ErrorKind
@@ -55,6 +55,13 @@ def wants_english(request: Request) -> bool:
     return False
 
 
+def _wants_html_page(request: Request) -> bool:
+    """A browser asking for a page (not the API): it gets an HTML error page when the app has one."""
+    if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
+        return False
+    return "text/html" in request.headers.get("accept", "") and hasattr(request.app.state, "html_problem")
+
+
 def problem_response(
     request: Request,
     *,
@@ -64,8 +71,11 @@ def problem_response(
     message_en: str,
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
-) -> JSONResponse:
+) -> Response:
     english = wants_english(request)
+    if _wants_html_page(request):
+        page: Response = request.app.state.html_problem(request, status, message_en if english else message_zh)
+        return page
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
         "title": message_en if english else message_zh,
@@ -87,7 +97,7 @@ def problem_response(
     )
 
 
-def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation_problem(request: Request, exc: RequestValidationError) -> Response:
     errors = []
     malformed = False
     for err in exc.errors():
@@ -124,7 +134,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Map every error the app can raise to a problem document."""
 
     @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
         status = STATUS[exc.kind]
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if status >= 500:
@@ -140,11 +150,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return _validation_problem(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code, zh, en = HTTP_MESSAGES.get(
             exc.status_code, ("request.error", "请求失败。", "The request failed.")
         )
@@ -158,7 +168,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
         return problem_response(
             request,

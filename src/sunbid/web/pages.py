@@ -300,3 +300,8 @@ def install_pages(app: FastAPI) -> None:
     """Add the pages and the static files (``/static``, served by sunbid itself: no CDN) to ``app``."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    def html_problem(request: Request, status: int, message: str) -> Response:
+        return render_page(request, "message.html", {"message": message, "back": "/"}, status_code=status)
+
+    app.state.html_problem = html_problem
