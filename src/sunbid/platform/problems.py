@@ -74,7 +74,8 @@ def problem_response(
 ) -> Response:
     english = wants_english(request)
     if _wants_html_page(request):
-        page: Response = request.app.state.html_problem(request, status, message_en if english else message_zh)
+        message = message_en if english else message_zh
+        page: Response = request.app.state.html_problem(request, status, message)
         return page
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
