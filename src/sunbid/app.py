@@ -84,11 +84,13 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
             )
         return {"status": "ready", "schema": current}
 
+    from sunbid.calendar.api import router as calendar_router
     from sunbid.identity.api import router as identity_router
     from sunbid.ledger.api import router as ledger_router
 
     app.include_router(ledger_router)
     app.include_router(identity_router)
+    app.include_router(calendar_router)
     from sunbid.web.pages import install_pages
 
     install_pages(app)

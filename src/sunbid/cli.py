@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from sunbid.calendar.cli import calendar_app, rules_app
 from sunbid.identity.cli import admin_app, cert_app
 from sunbid.ledger.cli import app as log_app
 from sunbid.platform.cli import db_app, serve, worker
@@ -19,6 +20,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(cert_app, name="cert")
 app.add_typer(log_app, name="log")
+app.add_typer(calendar_app, name="calendar")
+app.add_typer(rules_app, name="rules")
 app.command("serve")(serve)
 app.command("worker")(worker)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sunbid.calendar.models
 import sunbid.identity.models
 import sunbid.ledger.models
 import sunbid.platform.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Projects, sections, procedures and the legal time rules they consult."""
