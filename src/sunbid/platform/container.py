@@ -21,6 +21,7 @@ from sunbid.platform.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from sunbid.crypto.certificates import CertificateAuthority
+    from sunbid.notifications.service import Notifier
 
 log = logging.getLogger("sunbid.platform")
 
@@ -41,6 +42,9 @@ class Platform:
         self.suite: CryptoSuite = get_suite(settings.crypto_suite)
         self.worker = OutboxWorker(self.db, self.clock)
         self._ca_lock = threading.Lock()
+        from sunbid.notifications.tasks import register_handlers
+
+        register_handlers(self)  # notify.email, notify.sms
 
     # --- components --------------------------------------------------------------------------------------
 
@@ -94,6 +98,13 @@ class Platform:
             log_id=log_id,
             now_ms=lambda: int(self.clock.now().timestamp() * 1000),
         )
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """Notifications (in-app, e-mail, SMS); adapters chosen by ``settings.notifications``."""
+        from sunbid.notifications.tasks import build_notifier
+
+        return build_notifier(self)
 
     @cached_property
     def session_secret(self) -> bytes:

@@ -33,6 +33,28 @@ class S3Settings(BaseSettings):
     prefix: str = ""
 
 
+class NotificationSettings(BaseSettings):
+    """Notification channels: e-mail (SMTP or the ``.eml`` simulator) and SMS (HTTP gateway or simulator)."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    email_backend: Literal["simulator", "smtp"] = "simulator"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "sunbid <noreply@localhost>"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_timeout_seconds: float = 30.0
+    sms_gateway: Literal["simulator", "http"] = "simulator"
+    sms_url: str | None = None
+    sms_token: str | None = Field(default=None, repr=False)
+    sms_timeout_seconds: float = 10.0
+    sms_signature: str | None = None  # 短信签名; the centre's name when unset
+    sms_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)  # simulator only
+    sms_seed: int = 0  # simulator only
+
+
 class Settings(BaseSettings):
     """All settings of one sunbid deployment."""
 
@@ -46,6 +68,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     storage: Literal["local", "s3"] = "local"
     s3: S3Settings = Field(default_factory=S3Settings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     crypto_suite: Literal["intl", "gm"] = "intl"
     centre_name: str = "示范公共资源交易中心"
     centre_region_code: str = "341700"
@@ -96,6 +119,9 @@ class Settings(BaseSettings):
         d = self.model_dump(mode="json")
         if d.get("s3", {}).get("secret_access_key"):
             d["s3"]["secret_access_key"] = "***"  # noqa: S105 - the mask
+        for key in ("smtp_password", "sms_token"):
+            if d.get("notifications", {}).get(key):
+                d["notifications"][key] = "***"
         url = self.resolved_database_url
         if "@" in url and "://" in url:
             scheme, rest = url.split("://", 1)
