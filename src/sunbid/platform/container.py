@@ -42,9 +42,11 @@ class Platform:
         self.suite: CryptoSuite = get_suite(settings.crypto_suite)
         self.worker = OutboxWorker(self.db, self.clock)
         self._ca_lock = threading.Lock()
-        from sunbid.notifications.tasks import register_handlers
+        from sunbid.notifications.tasks import register_handlers as notification_handlers
+        from sunbid.projects.tasks import register_handlers as project_handlers
 
-        register_handlers(self)  # notify.email, notify.sms
+        notification_handlers(self)  # notify.email, notify.sms
+        project_handlers(self)  # project.timed, project.contract_reminder
 
     # --- components --------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import sunbid.calendar.models
 import sunbid.identity.models
 import sunbid.ledger.models
 import sunbid.notifications.models
+import sunbid.projects.models
 import sunbid.platform.models  # noqa: F401
 from sunbid.platform.db import Base
 

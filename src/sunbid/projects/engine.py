@@ -179,9 +179,7 @@ def _illegal(procedure: Procedure, sdef: StateDef, attempt: Attempt) -> Conflict
     )
 
 
-def _role_refused(
-    procedure: Procedure, sdef: StateDef, attempt: Attempt, candidates: list[Transition]
-) -> Forbidden:
+def _role_refused(procedure: Procedure, sdef: StateDef, attempt: Attempt, candidates: list[Transition]) -> Forbidden:
     zh_action, en_action = _action_label(attempt.action)
     details = {"procedure": procedure.code, "state": sdef.code, "action": attempt.action}
     if all(t.timed for t in candidates):
@@ -189,8 +187,7 @@ def _role_refused(
         return Forbidden(
             "procedure.role_not_allowed",
             f"「{zh_action}」由系统在「{_fact_label(due_fact)[0]}」到达时自动执行，不能手动操作",
-            f"{attempt.action!r} ({en_action}) is done by the system at {due_fact}; "
-            "nobody can trigger it by hand",
+            f"{attempt.action!r} ({en_action}) is done by the system at {due_fact}; nobody can trigger it by hand",
             details={**details, "allowed_roles": [SYSTEM]},
         )
     allowed = frozenset().union(*(t.roles for t in candidates))
@@ -466,9 +463,7 @@ def deadlines(
             )
             continue
         for check in t.time_rules:
-            limit = (
-                _limit("limit", check, facts, t.action, label) if _applies(procedure, check, facts) else None
-            )
+            limit = _limit("limit", check, facts, t.action, label) if _applies(procedure, check, facts) else None
             if limit is not None:
                 found.setdefault(("limit", check.rule_id, check.start_fact, check.end_fact), limit)
     for check in sdef.watches:

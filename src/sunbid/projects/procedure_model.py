@@ -238,9 +238,7 @@ def _check_time_checks(checks: Iterable[TimeCheck]) -> list[str]:
     for c in checks:
         if c.rule_id not in RULE_IDS:
             problems.append(f"unknown time rule {c.rule_id}")
-        problems.extend(
-            f"unknown fact {f} in {c.rule_id}" for f in (c.start_fact, c.end_fact) if f not in FACT_LABELS
-        )
+        problems.extend(f"unknown fact {f} in {c.rule_id}" for f in (c.start_fact, c.end_fact) if f not in FACT_LABELS)
         if c.when is not None and c.when not in GUARDS:
             problems.append(f"unknown guard {c.when} in the condition of {c.rule_id}")
     return problems
@@ -256,9 +254,7 @@ def _check_transition(procedure: Procedure, t: Transition) -> list[str]:
     if not t.sources:
         problems.append(f"{where}: no source state")
     problems.extend(f"{where}: unknown source state {s}" for s in sorted(t.sources - states))
-    problems.extend(
-        f"{where}: final state {s} has an outgoing transition" for s in sorted(t.sources & finals)
-    )
+    problems.extend(f"{where}: final state {s} has an outgoing transition" for s in sorted(t.sources & finals))
     if t.target != RETURN and t.target not in states:
         problems.append(f"{where}: unknown target state {t.target}")
     if t.target == RETURN:

@@ -99,9 +99,7 @@ def step(
 # --- states every procedure has --------------------------------------------------------------------------
 
 DRAFT: Final = state("draft", "草稿", "draft", Phase.REGISTRATION, initial=True)
-REGISTERED: Final = state(
-    "registered", "已登记（待受理）", "registered, awaiting acceptance", Phase.REGISTRATION
-)
+REGISTERED: Final = state("registered", "已登记（待受理）", "registered, awaiting acceptance", Phase.REGISTRATION)
 ACCEPTED: Final = state("accepted", "已受理", "accepted", Phase.REGISTRATION)
 SUSPENDED: Final = state("suspended", "暂停", "suspended", Phase.EXCEPTION)
 FAILED: Final = state("failed", "失败（流标/废标）", "failed", Phase.EXCEPTION)
@@ -360,9 +358,7 @@ def side_steps(states: Iterable[StateDef], *, with_plan: bool) -> list[Transitio
 
     if with_plan:
         steps.append(
-            retender(
-                "plan_published", ["plan_already_published"], "重新招标（采购）：计划/意向已公开，重新发布"
-            )
+            retender("plan_published", ["plan_already_published"], "重新招标（采购）：计划/意向已公开，重新发布")
         )
         steps.append(retender("accepted", ["plan_not_published"], "重新招标（采购）"))
     else:
@@ -375,8 +371,6 @@ def now_until(rule_id: str, deadline_fact: str) -> TimeCheck:
     return check(rule_id, NOW, deadline_fact)
 
 
-def since_until_now(
-    rule_id: str, start_fact: str, *, warn: bool = False, when: str | None = None
-) -> TimeCheck:
+def since_until_now(rule_id: str, start_fact: str, *, warn: bool = False, when: str | None = None) -> TimeCheck:
     """A limit measured from a recorded fact to the attempt (a reply within 3 days of the objection)."""
     return check(rule_id, start_fact, NOW, warn=warn, when=when)

@@ -94,16 +94,13 @@ def _transition_row(procedure: Procedure, t: Transition) -> list[str]:
 
 def _procedure_section(procedure: Procedure) -> list[str]:
     flags = procedure.flags
-    flag_names = [
-        name for name in type(flags).__slots__ if name != "min_bids" and getattr(flags, name) is True
-    ]
+    flag_names = [name for name in type(flags).__slots__ if name != "min_bids" and getattr(flags, name) is True]
     lines = [
         f"## `{procedure.code}`: {procedure.name_zh} ({procedure.name_en})",
         "",
         procedure.description_zh,
         "",
-        f"Sector: {procedure.sector}. Minimum bids: {flags.min_bids}. "
-        f"Flags: {', '.join(flag_names) or 'none'}.",
+        f"Sector: {procedure.sector}. Minimum bids: {flags.min_bids}. Flags: {', '.join(flag_names) or 'none'}.",
         "",
         "### States",
         "",
@@ -112,9 +109,7 @@ def _procedure_section(procedure: Procedure) -> list[str]:
     for s in procedure.states:
         kind = "initial" if s.initial else "final" if s.final else ""
         watches = "; ".join(_check(c) for c in s.watches) or "—"
-        rows.append(
-            [f"`{s.code}`", s.name_zh, s.name_en, f"{s.phase.value} ({s.phase.label_zh})", kind, watches]
-        )
+        rows.append([f"`{s.code}`", s.name_zh, s.name_en, f"{s.phase.value} ({s.phase.label_zh})", kind, watches])
     lines += _table(["state", "名称", "name", "phase", "", "running limits (reminders)"], rows)
     lines += ["", "### Transitions", ""]
     lines += _table(

@@ -234,9 +234,7 @@ def _objections(prequalification: bool) -> list[Transition]:
         (["publicity"], []),  # during the publicity period only (条例 §54); the state ensures it
     ]
     if prequalification:
-        raise_from.insert(
-            0, (["prequalification"], [now_until("eng.objection_preq_before_deadline", "preq_deadline")])
-        )
+        raise_from.insert(0, (["prequalification"], [now_until("eng.objection_preq_before_deadline", "preq_deadline")]))
     return objection_steps(
         raise_from,
         [

@@ -60,9 +60,7 @@ _REPORT_TO_PURCHASER: Final = check(
 )
 _CHALLENGE_DOCUMENTS: Final = (["bidding"], [check("gp.challenge_filing", "documents_issued_at", "now")])
 
-_PLAN_PUBLISHED: Final = state(
-    "plan_published", "采购意向已公开", "procurement intention published", Phase.PREPARATION
-)
+_PLAN_PUBLISHED: Final = state("plan_published", "采购意向已公开", "procurement intention published", Phase.PREPARATION)
 
 
 def _result_states(word: str) -> tuple[StateDef, ...]:
@@ -400,9 +398,7 @@ def _non_tendering(
         ),
         *_close_bidding("bids_closed", "提交响应文件截止"),
         *_evaluation_steps("bids_closed", rounds=rounds, word=word),
-        *_report_to_archive(
-            silence_confirms=True, announcement_duration=False, deposit_refund=deposit_refund
-        ),
+        *_report_to_archive(silence_confirms=True, announcement_duration=False, deposit_refund=deposit_refund),
         *_gp_objections(_CHALLENGE_DOCUMENTS),
     ]
     transitions.extend(side_steps(states, with_plan=True))
@@ -420,8 +416,7 @@ def _non_tendering(
             has_negotiation_rounds=rounds,
             silence_confirms_award=True,
         ),
-        description_zh=f"{law}：不少于3家供应商；"
-        + (f"多轮{word}后最终报价" if rounds else "一次报出不得更改的价格"),
+        description_zh=f"{law}：不少于3家供应商；" + (f"多轮{word}后最终报价" if rounds else "一次报出不得更改的价格"),
     )
 
 

@@ -396,9 +396,7 @@ class RuleBook:
         for rule_id, amount in overrides.items():
             rule = self._rules.get(rule_id)
             if rule is None:
-                raise ValidationFailed(
-                    "rules.unknown_rule", f"没有时限规则 {rule_id}。", f"No time rule {rule_id}."
-                )
+                raise ValidationFailed("rules.unknown_rule", f"没有时限规则 {rule_id}。", f"No time rule {rule_id}.")
             if not rule.configurable:
                 raise ValidationFailed(
                     "rules.national_fixed",
@@ -466,9 +464,7 @@ def latest_start_allowed(rule: TimeRule, end: datetime, calendar: WorkingCalenda
     """
     _need(rule, frozenset({"min_between"}), "latest_start_allowed")
     end_day = local_date(end)
-    last = calendar.latest_start_for(
-        end_day, rule.amount, _days(rule), shift_if_holiday=rule.shift_if_holiday
-    )
+    last = calendar.latest_start_for(end_day, rule.amount, _days(rule), shift_if_holiday=rule.shift_if_holiday)
     return end_of_local_day(last)
 
 
