@@ -71,7 +71,7 @@ def handle_contract_reminder(platform: Platform, mid: int, payload: dict[str, An
                 f"The award notice of project {project.code} was issued {days.replace('个工作日', ' working days')}"
                 " ago and no contract has been signed online yet. Please sign it on the platform."
             ),
-            dedupe=f"contract-reminder:{project.id}:{payload['award_notice_at']}",
+            dedupe=f"contract-reminder:{project.id}:{int(facts.award_notice_at.timestamp())}",
         )
         uow.audit(
             "project:contract_reminder",
