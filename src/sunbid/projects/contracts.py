@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
+from sunbid.core.clock import to_local
 from sunbid.core.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from sunbid.crypto.certificates import verify_certificate
 from sunbid.identity.domain import Role
@@ -16,7 +20,7 @@ from sunbid.identity.models import Certificate, Organisation
 from sunbid.identity.service import Actor
 from sunbid.platform.uow import UnitOfWork
 from sunbid.projects.models import ContractSignature, Project, ProjectDocument
-from sunbid.projects.service import get_project, money, perform, project_roles
+from sunbid.projects.service import add_document, get_project, money, perform, project_roles
 from sunbid.projects.timing import facts_to_json, project_facts, with_facts
 
 CONTRACT_CONTEXT = "sunbid-contract-v1"
@@ -41,7 +45,36 @@ def confirm_award(uow: UnitOfWork, actor: Actor, project_id: int, *, winner_org_
     project = get_project(uow, project_id)
     project.winner_org_id = winner_org_id
     project.award_amount = award_amount
+    tenderer = uow.session.get(Organisation, project.tenderer_org_id)
+    add_document(
+        uow,
+        actor,
+        project.id,
+        kind="award_notice",
+        title=f"中标通知书（{winner.name}）",
+        filename=f"award-notice-{project.code}.html",
+        content_type="text/html; charset=utf-8",
+        data=award_notice_html(project, winner, tenderer, award_amount, uow.now).encode(),
+        public=False,
+    )
     return project
+
+
+def award_notice_html(
+    project: Project, winner: Organisation, tenderer: Organisation | None, amount: Decimal, at: datetime
+) -> str:
+    """The award notice (中标通知书) as a printable HTML document; its hash goes into the log."""
+    day = to_local(at).strftime("%Y年%m月%d日")
+    t = html.escape
+    return (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>中标通知书</title></head><body>'
+        f"<h1>中标通知书</h1><p>编号：{t(project.code)}</p>"
+        f"<p>{t(winner.name)}（统一社会信用代码 {t(winner.uscc)}）：</p>"
+        f"<p>你方参加的「{t(project.name)}」投标，经评标委员会评审和招标人确定，你方为中标人，"
+        f"中标价为人民币 {amount:,} 元。</p>"
+        "<p>请自本通知书发出之日起30日内，通过本平台与招标人在线签订合同（招标投标法第46条）。</p>"
+        f"<p>招标人：{t(tenderer.name if tenderer else '')}</p><p>{day}</p></body></html>"
+    )
 
 
 def _contract_document(uow: UnitOfWork, project: Project) -> ProjectDocument:

@@ -134,6 +134,9 @@ def test_whole_open_tender_in_fake_time(tw: Tw, clock: FakeClock) -> None:
         amount="11800000.00",
     )
     assert _state(tw, pid) == "awarded"
+    with platform.db.read() as s:
+        notice = s.scalars(select(service.ProjectDocument).where(service.ProjectDocument.kind == "award_notice")).one()
+    assert "中标通知书" in platform.storage.get(notice.storage_key).decode() and notice.ledger_index is not None
     _upload(tw, pid, kind="contract", data=b"contract text v1")
     # both parties sign with their certificate keys
     from sunbid.identity import certs
