@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from sunbid.archive.cli import app as archive_app
 from sunbid.calendar.cli import calendar_app, rules_app
 from sunbid.identity.cli import admin_app, cert_app
 from sunbid.ledger.cli import app as log_app
@@ -20,6 +21,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(cert_app, name="cert")
 app.add_typer(log_app, name="log")
+app.add_typer(archive_app, name="archive")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(rules_app, name="rules")
 app.command("serve")(serve)
