@@ -107,6 +107,18 @@ def verify(
         raise typer.Exit(1)
 
 
+def _write(out: Path, data: bytes, as_json: bool) -> None:
+    """Write atomically (temporary file, then rename)."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        reason = exc.strerror or type(exc).__name__
+        fail("archive.cannot_write", f"无法写入 {out}：{reason}", f"cannot write {out}: {reason}", as_json=as_json)
+
+
 @app.command("build-log")
 @handle_errors
 def build_log(
@@ -132,19 +144,7 @@ def build_log(
             data = build_log_archive(s, platform.ledger, info, index, created_at=platform.clock.now())
     finally:
         platform.close()
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        reason = exc.strerror or type(exc).__name__
-        fail(
-            "archive.cannot_write",
-            f"无法写入 {out}：{reason}",
-            f"cannot write {out}: {reason}",
-            as_json=as_json,
-        )
+    _write(out, data, as_json)
     report = verify_archive(data, trusted_key=info.public_key)
     result = {
         "ok": report.ok,
@@ -162,3 +162,55 @@ def build_log(
         emit_json(result)
     else:
         table("已生成档案包 Archive written", ["字段 field", "值 value"], [[k, v] for k, v in result.items()])
+
+
+@app.command("project")
+@handle_errors
+def project_archive(
+    code: str = typer.Argument(..., help="项目编号 / project code"),
+    out: Path = typer.Option(..., "--out", help="输出文件 / output file"),
+    force: bool = typer.Option(False, "--force", help="覆盖已有文件 / overwrite an existing file"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """导出项目电子档案（一键归集：文件、流程记录、签名、日志证明）/ export a project's archive."""
+    from sqlalchemy import select
+
+    from sunbid.projects.archive import archive_key, store_project_archive
+    from sunbid.projects.models import Project
+
+    if out.exists() and not force:
+        fail(
+            "archive.out_exists",
+            f"文件 {out} 已存在（用 --force 覆盖）",
+            f"file {out} already exists (use --force to overwrite)",
+            as_json=as_json,
+        )
+    platform = make_platform()
+    try:
+        with platform.db.read() as s:
+            project = s.scalar(select(Project).where(Project.code == code))
+        if project is None:
+            fail("project.not_found", f"项目 {code} 不存在", f"project {code} not found", as_json=as_json)
+            return
+        key = archive_key(project)
+        if not platform.storage.exists(key):
+            store_project_archive(platform, project.id)
+        data = platform.storage.get(key)
+        info = LogInfo.from_public_info(platform.public_info())
+    finally:
+        platform.close()
+    _write(out, data, as_json)
+    report = verify_archive(data, trusted_key=info.public_key)
+    result = {
+        "ok": report.ok,
+        "path": str(out),
+        "code": code,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "files": report.files_checked,
+        "entries": report.entries_checked,
+    }
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"已导出项目档案 exported {code} → {out} ({len(data)} bytes, sha256 {result['sha256']})")

@@ -399,6 +399,10 @@ def perform(
     schedule_timed(uow, project)
     if action == "confirm_award":
         schedule_contract_reminder(uow, project)
+    if outcome.new_state == "archived":
+        from sunbid.projects.archive import enqueue_archive
+
+        enqueue_archive(uow, project)
     return outcome
 
 

@@ -83,5 +83,8 @@ def handle_contract_reminder(platform: Platform, mid: int, payload: dict[str, An
 
 
 def register_handlers(platform: Platform) -> None:
+    from sunbid.projects.archive import BUILD_TOPIC, handle_build
+
+    platform.worker.register(BUILD_TOPIC, lambda mid, p: handle_build(platform, mid, p))
     platform.worker.register(service.TIMED_TOPIC, lambda mid, p: handle_timed(platform, mid, p))
     platform.worker.register(service.REMINDER_TOPIC, lambda mid, p: handle_contract_reminder(platform, mid, p))

@@ -173,6 +173,22 @@ def test_whole_open_tender_in_fake_time(tw: Tw, clock: FakeClock) -> None:
         "system",
     ) in steps
     assert steps[-1] == ("archive", "archived", "agency")
+    # one click: the worker builds the archive after the step commits; it verifies offline and fails if touched
+    from sunbid.archive.package import verify_archive
+    from sunbid.projects.archive import archive_key
+
+    platform.worker.run_once()
+    with platform.db.read() as s:
+        project = s.get(Project, pid)
+        assert project is not None
+        key = archive_key(project)
+    data = platform.storage.get(key)
+    report = verify_archive(data, trusted_key=platform.log_keypair.public)
+    assert report.ok and report.trusted, report
+    assert report.files_checked >= 5 and report.entries_checked >= 20
+    broken = bytearray(data)
+    broken[len(broken) // 2] ^= 0x01
+    assert not verify_archive(bytes(broken)).ok
 
 
 def test_bidder_cannot_accept_and_illegal_step_is_named(tw: Tw, clock: FakeClock) -> None:
