@@ -35,18 +35,22 @@ def demo(
     port: int = typer.Option(None, help="端口 / port (default 8000)"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """示范交易中心：SQLite + 本地文件，一条命令启动 / a demo centre on the embedded defaults."""
-    from sunbid.platform.demo import BUNDLE_PASSWORD, DEMO_PASSWORD, seed
+    """示范交易中心：SQLite + 本地文件，五个示范项目，一条命令启动 / a demo centre with five tenders."""
+    from sunbid.platform.demo import BUNDLE_PASSWORD, DEMO_PASSWORD, demo_usernames, seed
 
     platform = make_platform()
     result = seed(platform, cert_dir=platform.settings.data_dir / "demo-certs")
     url = f"http://{platform.settings.host}:{port or platform.settings.port}"
     info = {
-        **result,
+        "created": result["created"],
         "url": url,
-        "users": ["admin", "operator", "tenderer", "agency", "bidder1", "bidder2", "bidder3", "regulator"],
+        "users": demo_usernames(platform.settings.centre_region_code),
         "password": DEMO_PASSWORD,
         "bundle_password": BUNDLE_PASSWORD,
+        "cert_dir": result["cert_dir"],
+        "bundles": result["bundles"],
+        "tenderer_bundles": result["tenderer_bundles"],
+        "projects": result["projects"],
     }
     if as_json:
         emit_json(info)
@@ -54,7 +58,15 @@ def demo(
         console.print(f"[bold]sunbid 示范交易中心[/] {platform.settings.centre_name}")
         console.print(f"  地址 URL: {url}")
         console.print(f"  用户 users: {', '.join(info['users'])}  密码 password: {DEMO_PASSWORD}")
-        console.print(f"  投标人证书包 bidder bundles: {info['cert_dir']}  口令 password: {BUNDLE_PASSWORD}")
+        console.print(f"  证书包 certificate bundles: {info['cert_dir']}  口令 password: {BUNDLE_PASSWORD}")
+        for p in info["projects"]:
+            last = p["timeline"][-1]["at"][:16].replace("T", " ") if p["timeline"] else "-"
+            live = p["final_state"] == "bidding" and p["bid_deadline"]
+            due = f", 截止 deadline {p['bid_deadline'][:16].replace('T', ' ')}" if live else ""
+            console.print(
+                f"  {p['code']} {p['procedure_zh']} {p['name']} → {p['final_state_zh']} ({p['final_state']}),"
+                f" {len(p['timeline'])} 步 steps, {last}{due}"
+            )
     platform.close()
     if serve_after:
         serve(host=None, port=port)

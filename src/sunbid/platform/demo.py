@@ -1,40 +1,68 @@
 """``sunbid demo``: a demo trading centre on SQLite and local files, seeded once, then served.
 
-Later features extend the seed so that the demo runs whole tenders. Demo passwords are for the demo only and
-are printed so that a visitor can sign in; a real deployment creates its users with ``sunbid admin``.
+The seed creates the centre, its organisations and users, certificate bundles for the bidders and the tenderers,
+then runs five whole tenders in fake time (:mod:`sunbid.platform.demo_tenders`) so that the served site shows
+every stage of a tender, from registration to the archive. A second run changes nothing and reports what the
+database holds. Demo passwords are for the demo only and are printed so that a visitor can sign in; a real
+deployment creates its users with ``sunbid admin``.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from sunbid.core.clock import SHANGHAI, FakeClock
+from sunbid.core.errors import Conflict
 from sunbid.crypto.certificates import export_bundle
+from sunbid.crypto.x509util import parse_pem
 from sunbid.identity import certs, service
 from sunbid.identity.domain import make_uscc
 from sunbid.identity.models import Centre, Organisation
+from sunbid.platform import demo_tenders
 from sunbid.platform.cli import upgrade_and_seed
-from sunbid.platform.container import Platform
+from sunbid.platform.container import CA_KEY, Platform
 from sunbid.platform.context import RequestContext
 
 DEMO_PASSWORD = "Sunbid2026"  # noqa: S105 - demo only, printed for visitors
 BUNDLE_PASSWORD = "bundle2026"  # noqa: S105 - demo only, printed for visitors
 
+#: How far back the fake-time tenders start: far enough that every step is in the past, near enough that the
+#: certificates issued at the start (valid two years) stay valid for a long while.
+WEEKS_BACK = 15
+
+#: Organisation kinds whose members get a certificate bundle (bidders seal bids, both parties sign contracts).
+BUNDLE_KINDS = ("bidder", "tenderer")
+
 
 @dataclass(frozen=True)
 class DemoOrg:
+    """One demo organisation and its users (username, display name, roles)."""
+
     key: str
     name: str
     kind: str
     sectors: tuple[str, ...]
-    users: tuple[tuple[str, str, tuple[str, ...]], ...]  # username, display name, roles
+    users: tuple[tuple[str, str, tuple[str, ...]], ...]
+
+
+#: Users of the centre itself (username, display name, roles). The expert's role is granted once the demo
+#: projects exist, limited to them (memberships of experts name their projects).
+CENTRE_USERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("admin", "系统管理员", ("admin", "operator")),
+    ("operator", "中心工作人员", ("operator",)),
+    ("expert", "吴专家", ()),
+)
 
 
 def demo_orgs(region: str) -> list[DemoOrg]:
+    """The demo organisations of the centre in ``region`` (keys name the bundle files)."""
+    both = ("engineering", "procurement")
     return [
         DemoOrg(
             "tenderer",
@@ -43,34 +71,11 @@ def demo_orgs(region: str) -> list[DemoOrg]:
             ("engineering",),
             (("tenderer", "张招标", ("tenderer",)),),
         ),
-        DemoOrg(
-            "agency",
-            "安徽示范招标代理有限公司",
-            "agency",
-            ("engineering", "procurement"),
-            (("agency", "李代理", ("agency",)),),
-        ),
-        DemoOrg(
-            "bidder1",
-            "池州第一建筑工程有限公司",
-            "bidder",
-            ("engineering",),
-            (("bidder1", "王投标", ("bidder",)),),
-        ),
-        DemoOrg(
-            "bidder2",
-            "安徽长江路桥建设有限公司",
-            "bidder",
-            ("engineering",),
-            (("bidder2", "赵投标", ("bidder",)),),
-        ),
-        DemoOrg(
-            "bidder3",
-            "九华山建设集团有限公司",
-            "bidder",
-            ("engineering",),
-            (("bidder3", "钱投标", ("bidder",)),),
-        ),
+        DemoOrg("purchaser", "池州市人民医院", "tenderer", ("procurement",), (("purchaser", "周采购", ("tenderer",)),)),
+        DemoOrg("agency", "安徽示范招标代理有限公司", "agency", both, (("agency", "李代理", ("agency",)),)),
+        DemoOrg("bidder1", "池州第一建筑工程有限公司", "bidder", both, (("bidder1", "王投标", ("bidder",)),)),
+        DemoOrg("bidder2", "安徽长江路桥建设有限公司", "bidder", both, (("bidder2", "赵投标", ("bidder",)),)),
+        DemoOrg("bidder3", "九华山建设集团有限公司", "bidder", both, (("bidder3", "钱投标", ("bidder",)),)),
         DemoOrg(
             "regulator",
             "池州市住房和城乡建设局",
@@ -81,14 +86,52 @@ def demo_orgs(region: str) -> list[DemoOrg]:
     ]
 
 
-def seed(platform: Platform, *, cert_dir: Path) -> dict[str, Any]:
-    """Create the demo centre, organisations, users and bidders' certificate bundles (idempotent)."""
-    upgrade_and_seed(platform)
+def demo_usernames(region: str) -> list[str]:
+    """Every demo user, centre first, in the order they are created."""
+    return [u[0] for u in CENTRE_USERS] + [u[0] for d in demo_orgs(region) for u in d.users]
+
+
+def demo_start(now: datetime) -> datetime:
+    """09:00 Asia/Shanghai on the Monday ``WEEKS_BACK`` weeks before the week of ``now``: the fake-time start."""
+    today = now.astimezone(SHANGHAI).date()
+    monday = today - timedelta(days=today.weekday()) - timedelta(weeks=WEEKS_BACK)
+    return datetime.combine(monday, time(9, 0), tzinfo=SHANGHAI)
+
+
+def _bundle_paths(cert_dir: Path, region: str, kind: str) -> list[str]:
+    return [str(cert_dir / f"{d.key}.p12") for d in demo_orgs(region) if d.kind == kind]
+
+
+def _check_ca_predates(platform: Platform, start: datetime) -> None:
+    """The fake-time certificates must fall within the CA's validity: refuse a CA made after ``start``."""
+    if not platform.secrets.exists(CA_KEY):
+        return
+    not_before = parse_pem(platform.ca().certificate_pem, "ca").not_before
+    if not_before > start:
+        raise Conflict(
+            "demo.ca_too_new",
+            f"示范数据从 {start.date().isoformat()} 开始，但本数据目录的 CA 证书更晚才生效；请使用新的数据目录。",
+            f"The demo starts on {start.date().isoformat()} but this data directory's CA certificate is newer;"
+            " use a fresh data directory.",
+        )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def seed_identities(platform: Platform, *, cert_dir: Path) -> tuple[dict[str, int], dict[str, Path]]:
+    """Create the centre, organisations, users and certificate bundles in one transaction.
+
+    Returns the organisation ids by key (``centre`` included) and the bundle files by organisation key.
+    """
     region = platform.settings.centre_region_code
     ctx = RequestContext(source="system", actor_name="sunbid demo")
-    with platform.db.read() as s:
-        if s.scalar(select(Centre.id)) is not None:
-            return {"created": False, "cert_dir": str(cert_dir)}
+    orgs: dict[str, int] = {}
+    bundles: dict[str, Path] = {}
     with platform.uow(ctx) as uow:
         centre = service.create_centre(
             uow,
@@ -98,14 +141,11 @@ def seed(platform: Platform, *, cert_dir: Path) -> dict[str, Any]:
         )
         centre_org = uow.session.get(Organisation, centre.org_id)
         assert centre_org is not None
-        for username, display, centre_roles in (
-            ("admin", "系统管理员", ("admin", "operator")),
-            ("operator", "中心工作人员", ("operator",)),
-        ):
+        orgs["centre"] = centre_org.id
+        for username, display, centre_roles in CENTRE_USERS:
             u = service.create_user(uow, username=username, display_name=display, password=DEMO_PASSWORD)
             for r in centre_roles:
                 service.add_membership(uow, user=u, org=centre_org, role=r)
-        bundles = []
         for i, d in enumerate(demo_orgs(region), start=10):
             org = service.create_organisation(
                 uow,
@@ -115,11 +155,12 @@ def seed(platform: Platform, *, cert_dir: Path) -> dict[str, Any]:
                 region_code=region,
                 sectors=list(d.sectors),
             )
+            orgs[d.key] = org.id
             for username, display, roles in d.users:
                 u = service.create_user(uow, username=username, display_name=display, password=DEMO_PASSWORD)
                 for r in roles:
                     service.add_membership(uow, user=u, org=org, role=r)
-            if d.kind == "bidder":
+            if d.kind in BUNDLE_KINDS:
                 sign_kp = platform.suite.generate_signing_keypair()
                 enc_kp = platform.suite.generate_encryption_keypair()
                 sc, ec = certs.issue_certificates(uow, org.id, sign_kp.public, enc_kp.public)
@@ -132,11 +173,41 @@ def seed(platform: Platform, *, cert_dir: Path) -> dict[str, Any]:
                     encryption_cert_pem=ec.pem,
                     ca_cert_pem=platform.ca().certificate_pem,
                 )
-                cert_dir.mkdir(parents=True, exist_ok=True)
                 path = cert_dir / f"{d.key}.p12"
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                bundles.append(str(path))
+                _write_private(path, data)
+                bundles[d.key] = path
         uow.commit()
-    return {"created": True, "cert_dir": str(cert_dir), "bundles": bundles}
+    return orgs, bundles
+
+
+def seed(platform: Platform, *, cert_dir: Path, start: datetime | None = None) -> dict[str, Any]:
+    """Seed the demo centre and run its tenders (once); report what the database holds.
+
+    ``platform`` runs on the real clock. The identities and four tenders are made on a second platform over
+    the same database with a :class:`FakeClock` from ``start`` (default :func:`demo_start`), the fifth tender
+    on the days just before now, so its bid deadline is still ahead. Idempotent: when the centre exists
+    nothing is written and ``created`` is false.
+    """
+    upgrade_and_seed(platform)
+    region = platform.settings.centre_region_code
+    with platform.db.read() as s:
+        exists = s.scalar(select(Centre.id)) is not None
+    created = False
+    if not exists:
+        real_now = platform.clock.now()
+        begin = start or demo_start(real_now)
+        _check_ca_predates(platform, begin)
+        clock = FakeClock(begin)
+        fake = Platform(platform.settings, clock=clock, db=platform.db)
+        orgs, bundles = seed_identities(fake, cert_dir=cert_dir)
+        demo_tenders.run_tenders(
+            fake, clock, orgs=orgs, bundles=bundles, bundle_password=BUNDLE_PASSWORD, real_now=real_now
+        )
+        created = True
+    return {
+        "created": created,
+        "cert_dir": str(cert_dir),
+        "bundles": _bundle_paths(cert_dir, region, "bidder"),
+        "tenderer_bundles": _bundle_paths(cert_dir, region, "tenderer"),
+        "projects": demo_tenders.project_summaries(platform),
+    }
