@@ -116,9 +116,7 @@ def test_unauthenticated_is_401_problem(client: TestClient) -> None:
     assert r.status_code == 401 and r.json()["code"] == "auth.required"
 
 
-def test_bidder_cannot_register_organisations_but_operator_can(
-    platform: Platform, client: TestClient
-) -> None:
+def test_bidder_cannot_register_organisations_but_operator_can(platform: Platform, client: TestClient) -> None:
     build_world(platform)
     body = {
         "name": "丙公司",
@@ -159,8 +157,7 @@ def test_bad_requests_are_problems_and_change_nothing(platform: Platform, client
     cases = [
         (b'{"name": "x",', 400, "request.malformed_json"),
         (
-            b'{"name": "x", "uscc": "91340000MA2TEST01X", "kind": "bidder", '
-            b'"region_code": "341702", "zzz": 1}',
+            b'{"name": "x", "uscc": "91340000MA2TEST01X", "kind": "bidder", "region_code": "341702", "zzz": 1}',
             422,
             "request.invalid",
         ),
@@ -171,24 +168,18 @@ def test_bad_requests_are_problems_and_change_nothing(platform: Platform, client
         ),
         (
             (
-                '{"name": "丙", "uscc": "'
-                + good["uscc"][:-1]
-                + '0", "kind": "bidder", "region_code": "341702"}'
+                '{"name": "丙", "uscc": "' + good["uscc"][:-1] + '0", "kind": "bidder", "region_code": "341702"}'
             ).encode(),
             422,
             "identity.uscc_invalid",
         ),
         (
-            (
-                '{"name": "丙", "uscc": "' + good["uscc"] + '", "kind": "spaceship", "region_code": "341702"}'
-            ).encode(),
+            ('{"name": "丙", "uscc": "' + good["uscc"] + '", "kind": "spaceship", "region_code": "341702"}').encode(),
             422,
             "identity.bad_org_kind",
         ),
         (
-            (
-                '{"name": "丙", "uscc": "' + good["uscc"] + '", "kind": "bidder", "region_code": "999999"}'
-            ).encode(),
+            ('{"name": "丙", "uscc": "' + good["uscc"] + '", "kind": "bidder", "region_code": "999999"}').encode(),
             422,
             "identity.region_unknown",
         ),

@@ -24,9 +24,7 @@ def test_head_is_signed_by_the_published_log_key(platform: Platform, client: Tes
     head, log = body["head"], body["log"]
     assert head["tree_size"] == 5
     sth = SignedTreeHead(
-        head=TreeHead(
-            head["tree_size"], bytes.fromhex(head["root_hash"]), head["timestamp_ms"], head["log_id"]
-        ),
+        head=TreeHead(head["tree_size"], bytes.fromhex(head["root_hash"]), head["timestamp_ms"], head["log_id"]),
         signature=bytes.fromhex(head["signature"]),
         key_fingerprint=head["key_fingerprint"],
         suite=head["suite"],

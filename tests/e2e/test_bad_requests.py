@@ -17,9 +17,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def _snapshot(platform: Platform) -> dict[str, int]:
     with platform.db.read() as s:
-        return {
-            t.name: int(s.scalar(select(func.count()).select_from(t)) or 0) for t in metadata.sorted_tables
-        }
+        return {t.name: int(s.scalar(select(func.count()).select_from(t)) or 0) for t in metadata.sorted_tables}
 
 
 def _write_routes(client: TestClient) -> list[tuple[str, str]]:
@@ -70,9 +68,9 @@ def test_anonymous_bad_bodies_are_refused_everywhere(
 def test_signed_in_bad_bodies_and_wrong_types_change_nothing(platform: Platform, client: TestClient) -> None:
     build_world(platform)
     r = client.post("/api/v1/auth/login", json={"username": "operator", "password": PASSWORD})
-    token = client.post(
-        "/api/v1/tokens", json={"name": "x"}, headers={"X-CSRF-Token": r.json()["csrf_token"]}
-    ).json()["token"]
+    token = client.post("/api/v1/tokens", json={"name": "x"}, headers={"X-CSRF-Token": r.json()["csrf_token"]}).json()[
+        "token"
+    ]
     client.cookies.clear()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     before = _snapshot(platform)

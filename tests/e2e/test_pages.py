@@ -103,9 +103,7 @@ def test_public_home_for_visitors(client: TestClient) -> None:
     assert "role-card" not in r.text
 
 
-def test_wrong_password_shows_the_chinese_error_and_is_audited(
-    platform: Platform, client: TestClient
-) -> None:
+def test_wrong_password_shows_the_chinese_error_and_is_audited(platform: Platform, client: TestClient) -> None:
     build_world(platform)
     token = _csrf(client)
     r = client.post("/login", data={"username": "bidder_a", "password": "wrong-one", "csrf_token": token})
@@ -151,9 +149,7 @@ def test_login_post_without_any_csrf_cookie_is_refused(platform: Platform, clien
     assert _count(platform, LoginSession) == 0
 
 
-def test_password_login_sets_the_session_and_home_shows_the_role(
-    platform: Platform, client: TestClient
-) -> None:
+def test_password_login_sets_the_session_and_home_shows_the_role(platform: Platform, client: TestClient) -> None:
     build_world(platform)
     token = _csrf(client)
     r = client.post(
@@ -209,12 +205,7 @@ def test_me_needs_a_session_and_shows_the_account(platform: Platform, client: Te
     assert r.status_code == 303 and r.headers["location"] == "/login?next=/me"
     _sign_in(client, "tenderer")
     r = client.get("/me")
-    assert (
-        r.status_code == 200
-        and "tenderer" in r.text
-        and "招标人/采购人" in r.text
-        and "池州市城投公司" in r.text
-    )
+    assert r.status_code == 200 and "tenderer" in r.text and "招标人/采购人" in r.text and "池州市城投公司" in r.text
 
 
 def test_signed_in_user_visiting_login_goes_home(platform: Platform, client: TestClient) -> None:
@@ -279,14 +270,10 @@ def test_static_files_are_served_by_sunbid(client: TestClient) -> None:
     assert client.get("/static/../pyproject.toml").status_code == 404
 
 
-def test_language_switch_after_a_failed_post_returns_to_the_form(
-    platform: Platform, client: TestClient
-) -> None:
+def test_language_switch_after_a_failed_post_returns_to_the_form(platform: Platform, client: TestClient) -> None:
     build_world(platform)
     token = _csrf(client)
-    r = client.post(
-        "/login", data={"username": "bidder_a", "password": "no", "csrf_token": token, "next": "/me"}
-    )
+    r = client.post("/login", data={"username": "bidder_a", "password": "no", "csrf_token": token, "next": "/me"})
     assert r.status_code == 401
     assert 'name="next" value="/login?tab=password&amp;next=/me"' in r.text
 

@@ -66,9 +66,7 @@ def test_certificate_login_with_a_signed_challenge(platform: Platform, client: T
     assert "数字证书" in client.get("/me").text
 
 
-def test_bad_signature_is_refused_in_chinese_with_a_new_challenge(
-    platform: Platform, client: TestClient
-) -> None:
+def test_bad_signature_is_refused_in_chinese_with_a_new_challenge(platform: Platform, client: TestClient) -> None:
     holder = _holder(platform)
     message, nonce = _challenge(client)
     other = platform.suite.generate_signing_keypair()
@@ -101,9 +99,7 @@ def test_revoked_certificate_is_refused_in_english(platform: Platform, client: T
         data={
             "nonce": nonce,
             "certificate_pem": holder.pem,
-            "signature_b64": base64.b64encode(
-                platform.suite.sign(holder.keys.private, message.encode())
-            ).decode(),
+            "signature_b64": base64.b64encode(platform.suite.sign(holder.keys.private, message.encode())).decode(),
             "csrf_token": client.cookies["sunbid_csrf"],
         },
     )
@@ -111,9 +107,7 @@ def test_revoked_certificate_is_refused_in_english(platform: Platform, client: T
     assert "This certificate has been revoked." in r.text and "已被吊销" not in r.text
 
 
-def test_certificate_login_needs_the_csrf_token_and_valid_base64(
-    platform: Platform, client: TestClient
-) -> None:
+def test_certificate_login_needs_the_csrf_token_and_valid_base64(platform: Platform, client: TestClient) -> None:
     holder = _holder(platform)
     message, nonce = _challenge(client)
     signature = base64.b64encode(platform.suite.sign(holder.keys.private, message.encode())).decode()

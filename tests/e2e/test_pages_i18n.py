@@ -16,9 +16,7 @@ def test_chinese_is_the_default_and_english_shows_the_source_text() -> None:
     assert zh.gettext("Sign in") == "登录"
     assert en.gettext("Sign in") == "Sign in"
     assert i18n.translator("fr").gettext("Sign in") == "登录"
-    assert zh.gettext("Welcome, %(name)s. This is your home page on the platform.", name="王").startswith(
-        "王，"
-    )
+    assert zh.gettext("Welcome, %(name)s. This is your home page on the platform.", name="王").startswith("王，")
 
 
 def test_language_choice_is_normalised() -> None:

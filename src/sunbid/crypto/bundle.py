@@ -122,9 +122,7 @@ def _bad_bundle(reason: str) -> ValidationFailed:
 
 
 def _bad_password() -> ValidationFailed:
-    return errors.cert_invalid_request(
-        "cert.bad_password", "证书文件口令错误", "Wrong password for the key bundle"
-    )
+    return errors.cert_invalid_request("cert.bad_password", "证书文件口令错误", "Wrong password for the key bundle")
 
 
 def pkcs12_mac_key(hash_once: Callable[[bytes], bytes], password: str, salt: bytes, iterations: int) -> bytes:
@@ -286,9 +284,7 @@ def export_pkcs12(
         raise _bad_bundle("the CA certificate is not a CA certificate")
 
     salt = os.urandom(_SALT_SIZE)
-    kek = hashlib.pbkdf2_hmac(
-        profile.hash_name, password.encode("utf-8"), salt, iterations, profile.key_length
-    )
+    kek = hashlib.pbkdf2_hmac(profile.hash_name, password.encode("utf-8"), salt, iterations, profile.key_length)
     key_bags = []
     cert_bags = []
     for usage, private, cert_der in (
@@ -363,10 +359,7 @@ def _decrypt_key(profile: _Profile, password: str, encrypted: keys.EncryptedPriv
     if kdf["algorithm"].native != "pbkdf2":
         raise _bad_bundle("key bag KDF is not PBKDF2")
     kdf_params = kdf["parameters"]
-    if (
-        kdf_params["prf"]["algorithm"].dotted != profile.prf_oid
-        or scheme["algorithm"].dotted != profile.cipher_oid
-    ):
+    if kdf_params["prf"]["algorithm"].dotted != profile.prf_oid or scheme["algorithm"].dotted != profile.cipher_oid:
         raise _bad_bundle("key bag algorithms do not match the suite")
     iterations = int(kdf_params["iteration_count"].native)
     key_length = kdf_params["key_length"].native
@@ -376,9 +369,7 @@ def _decrypt_key(profile: _Profile, password: str, encrypted: keys.EncryptedPriv
     if not isinstance(iv, bytes) or len(iv) != 16:
         raise _bad_bundle("bad IV")
     salt = kdf_params["salt"].chosen.native
-    kek = hashlib.pbkdf2_hmac(
-        profile.hash_name, password.encode("utf-8"), salt, iterations, profile.key_length
-    )
+    kek = hashlib.pbkdf2_hmac(profile.hash_name, password.encode("utf-8"), salt, iterations, profile.key_length)
     decryptor = _cbc(profile, kek, iv, decrypt=True)
     padded = decryptor.update(bytes(encrypted["encrypted_data"].native)) + decryptor.finalize()
     unpadder = padding.PKCS7(128).unpadder()

@@ -107,12 +107,8 @@ class Subject:
                 "The unified social credit code is invalid",
                 uscc=self.uscc,
             )
-        if len(self.country) != 2 or not (
-            self.country.isascii() and self.country.isalpha() and self.country.isupper()
-        ):
-            raise _bad_request(
-                "cert.bad_subject", "国家代码须为两位大写字母", "Country must be two capital letters"
-            )
+        if len(self.country) != 2 or not (self.country.isascii() and self.country.isalpha() and self.country.isupper()):
+            raise _bad_request("cert.bad_subject", "国家代码须为两位大写字母", "Country must be two capital letters")
         for attr in ("common_name", "organisation_name", "province", "locality", "organisational_unit"):
             value = getattr(self, attr)
             if value is None:
@@ -201,9 +197,7 @@ def verify_certificate(
     ):
         raise errors.cert_error("cert.wrong_issuer", details)
     if leaf.signature_algorithm != SIGNATURE_OID[suite.name]:
-        raise errors.cert_error(
-            "cert.malformed", {**details, "reason": "signature algorithm of another suite"}
-        )
+        raise errors.cert_error("cert.malformed", {**details, "reason": "signature algorithm of another suite"})
     if not _check_signature(suite, ca.public_key, leaf):
         raise errors.cert_error("cert.bad_signature", details)
     for which, cert in (("ca", ca), ("subject", leaf)):
@@ -215,14 +209,10 @@ def verify_certificate(
     if found not in USAGES or (usage is not None and found != usage):
         raise errors.cert_error("cert.wrong_usage", {**details, "usage": found, "expected": usage})
     if leaf.key_algorithm != KEY_ALGORITHM[(suite.name, found)]:
-        raise errors.cert_error(
-            "cert.malformed", {**details, "reason": "key algorithm does not fit the usage"}
-        )
+        raise errors.cert_error("cert.malformed", {**details, "reason": "key algorithm does not fit the usage"})
     fields = leaf.subject
     if not all(fields.get(k) for k in ("common_name", "organisation_name", "uscc")):
-        raise errors.cert_error(
-            "cert.malformed", {**details, "reason": "subject lacks CN, O or serialNumber"}
-        )
+        raise errors.cert_error("cert.malformed", {**details, "reason": "subject lacks CN, O or serialNumber"})
     subject = Subject(
         common_name=fields["common_name"],
         organisation_name=fields["organisation_name"],
@@ -289,9 +279,7 @@ class CertificateAuthority:
         suite = resolve_suite(suite)
         for value in (common_name, organisation_name):
             if value is not None and (not value.strip() or len(value) > 64):
-                raise _bad_request(
-                    "cert.bad_subject", "CA 名称须为 1–64 个字符", "CA names must be 1-64 characters"
-                )
+                raise _bad_request("cert.bad_subject", "CA 名称须为 1–64 个字符", "CA names must be 1-64 characters")
         start, end = _validity(now, validity_days)
         keypair = suite.generate_signing_keypair()
         fields: dict[str, str | None] = {
@@ -378,9 +366,7 @@ class CertificateAuthority:
         """
         subject.validate()
         if usage not in USAGES:
-            raise _bad_request(
-                "cert.bad_usage", "证书用途须为签名或加密", "Usage must be signing or encryption"
-            )
+            raise _bad_request("cert.bad_usage", "证书用途须为签名或加密", "Usage must be signing or encryption")
         if not 1 <= serial <= _MAX_SERIAL:
             raise _bad_request("cert.bad_serial", "证书序列号超出范围", "Certificate serial out of range")
         start, end = _validity(now, validity_days)
@@ -439,9 +425,7 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_intl_key_usage(usage_bits), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_key_id), critical=False
-            )
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_key_id), critical=False)
         )
         key = ed25519.Ed25519PrivateKey.from_private_bytes(self._private_key)
         return builder.sign(key, algorithm=None).public_bytes(serialization.Encoding.PEM).decode("ascii")

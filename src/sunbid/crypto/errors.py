@@ -66,8 +66,6 @@ def cert_error(code: str, details: dict[str, Any] | None = None) -> Unauthentica
     return Unauthenticated(code, zh, en, details=details)
 
 
-def cert_invalid_request(
-    code: str, zh: str, en: str, details: dict[str, Any] | None = None
-) -> ValidationFailed:
+def cert_invalid_request(code: str, zh: str, en: str, details: dict[str, Any] | None = None) -> ValidationFailed:
     """A bad request to the CA or the bundle code (wrong subject, key, password...)."""
     return ValidationFailed(code, zh, en, details=details)

@@ -151,9 +151,7 @@ def parse_certificate(der: bytes) -> ParsedCertificate:
         key_algorithm, public_key = _public_key(tbs["subject_public_key_info"])
         unknown_critical = set(cert.critical_extensions) - {"basic_constraints", "key_usage"}
         if unknown_critical:
-            raise MalformedCertificate(
-                f"unsupported critical extensions {sorted(map(str, unknown_critical))}"
-            )
+            raise MalformedCertificate(f"unsupported critical extensions {sorted(map(str, unknown_critical))}")
         basic = cert.basic_constraints_value
         key_usage = cert.key_usage_value
         ski = cert.key_identifier_value

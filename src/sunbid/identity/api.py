@@ -64,9 +64,7 @@ def me_out(actor: service.Actor) -> MeOut:
         org_id=actor.org_id,
         auth_method=actor.auth_method,
         memberships=[
-            MembershipOut(
-                role=m.role.value, role_zh=m.role.label_zh, org_id=m.org_id, region_code=m.region_code
-            )
+            MembershipOut(role=m.role.value, role_zh=m.role.label_zh, org_id=m.org_id, region_code=m.region_code)
             for m in sorted(actor.principal.memberships, key=lambda m: (m.org_id, m.role.value))
         ],
     )
@@ -96,23 +94,17 @@ def login(body: PasswordLogin, request: Request, response: Response, platform: P
     return _session_login_out(platform, actor, sess.csrf_token, sess.expires_at)
 
 
-@router.post(
-    "/auth/challenge", response_model=ChallengeOut, summary="证书登录挑战 Certificate login challenge"
-)
+@router.post("/auth/challenge", response_model=ChallengeOut, summary="证书登录挑战 Certificate login challenge")
 def challenge(request: Request, platform: Plat) -> ChallengeOut:
     login_limiter(request).hit(f"challenge:{client_ip(request)}")
     with platform.uow(request_context(request)) as uow:
         ch = certs.new_challenge(uow)
         uow.commit()
-    return ChallengeOut(
-        nonce=ch.nonce, message=certs.login_message(platform, ch.nonce), expires_at=ch.expires_at
-    )
+    return ChallengeOut(nonce=ch.nonce, message=certs.login_message(platform, ch.nonce), expires_at=ch.expires_at)
 
 
 @router.post("/auth/certificate-login", response_model=LoginOut, summary="证书登录 Certificate login")
-def certificate_login(
-    body: CertificateLogin, request: Request, response: Response, platform: Plat
-) -> LoginOut:
+def certificate_login(body: CertificateLogin, request: Request, response: Response, platform: Plat) -> LoginOut:
     login_limiter(request).hit(f"ip:{client_ip(request)}")
     try:
         signature = base64.b64decode(body.signature_b64, validate=True)
@@ -179,9 +171,7 @@ def _centre_scope(session: Session) -> ResourceScope:
     status_code=201,
     summary="登记机构 Register organisation",
 )
-def create_org(
-    body: OrganisationCreate, request: Request, actor: CurrentActor, platform: Plat
-) -> Organisation:
+def create_org(body: OrganisationCreate, request: Request, actor: CurrentActor, platform: Plat) -> Organisation:
     with platform.uow(request_context(request)) as uow:
         enforce(request, actor, ORG_MANAGE, _centre_scope(uow.session))
         org = service.create_organisation(
@@ -237,9 +227,7 @@ def create_user(body: UserCreate, request: Request, actor: CurrentActor, platfor
 def region(code: str, db: Db) -> RegionRow:
     row = db.get(RegionRow, code)
     if row is None:
-        raise NotFound(
-            "identity.region_unknown", f"行政区划代码 {code} 不存在。", f"Unknown region code {code}."
-        )
+        raise NotFound("identity.region_unknown", f"行政区划代码 {code} 不存在。", f"Unknown region code {code}.")
     return row
 
 
@@ -264,16 +252,12 @@ def issue_certificates(
             enc_pub = bytes.fromhex(body.encryption_public_key_hex)
         except ValueError:
             raise ValidationFailed("cert.bad_public_key", "公钥格式错误。", "Malformed public key.") from None
-        issued = certs.issue_certificates(
-            uow, body.org_id, sign_pub, enc_pub, validity_days=body.validity_days
-        )
+        issued = certs.issue_certificates(uow, body.org_id, sign_pub, enc_pub, validity_days=body.validity_days)
         uow.commit()
     return list(issued)
 
 
-@router.post(
-    "/certificates/{serial}/revoke", response_model=CertificateOut, summary="吊销证书 Revoke certificate"
-)
+@router.post("/certificates/{serial}/revoke", response_model=CertificateOut, summary="吊销证书 Revoke certificate")
 def revoke_certificate(
     serial: str, body: RevokeIn, request: Request, actor: CurrentActor, platform: Plat
 ) -> Certificate:

@@ -42,10 +42,7 @@ def new_challenge(uow: UnitOfWork) -> LoginChallenge:
 def _new_serial(uow: UnitOfWork) -> int:
     while True:
         serial = secrets.randbits(63) | (1 << 62)  # positive, 8 octets, random (RFC 5280 §4.1.2.2)
-        if (
-            uow.session.scalar(select(Certificate.id).where(Certificate.serial == format(serial, "x")))
-            is None
-        ):
+        if uow.session.scalar(select(Certificate.id).where(Certificate.serial == format(serial, "x"))) is None:
             return serial
 
 
@@ -60,9 +57,7 @@ def issue_certificates(
     """Certify an organisation's signing key and encryption key (two certificates)."""
     org = uow.session.get(Organisation, org_id)
     if org is None:
-        raise NotFound(
-            "identity.org_not_found", f"机构 {org_id} 不存在。", f"Organisation {org_id} not found."
-        )
+        raise NotFound("identity.org_not_found", f"机构 {org_id} 不存在。", f"Organisation {org_id} not found.")
     if org.status != "active":
         raise ValidationFailed("identity.org_inactive", "该机构已停用。", "This organisation is inactive.")
     platform = uow.platform
@@ -122,9 +117,7 @@ def revoke_certificate(uow: UnitOfWork, serial: str, reason: str) -> Certificate
     cert.revoked_at = uow.now
     cert.revoked_reason = reason[:200]
     for sess in uow.session.scalars(
-        select(LoginSession).where(
-            LoginSession.certificate_serial == cert.serial, LoginSession.revoked_at.is_(None)
-        )
+        select(LoginSession).where(LoginSession.certificate_serial == cert.serial, LoginSession.revoked_at.is_(None))
     ):
         sess.revoked_at = uow.now
     uow.audit(
@@ -138,9 +131,7 @@ def revoke_certificate(uow: UnitOfWork, serial: str, reason: str) -> Certificate
 
 def _refuse(uow: UnitOfWork, code: str, zh: str, en: str, **data: object) -> Unauthenticated:
     """Audit a refused certificate login (committed) and return the error to raise."""
-    uow.audit(
-        "auth:cert_login_failed", subject_type="certificate", subject_id=None, data={"code": code, **data}
-    )
+    uow.audit("auth:cert_login_failed", subject_type="certificate", subject_id=None, data={"code": code, **data})
     uow.commit()
     return Unauthenticated(code, zh, en)
 

@@ -15,9 +15,7 @@ from sunbid.platform.clikit import JsonOpt, console, emit_json, fail, handle_err
 from sunbid.platform.context import RequestContext
 
 admin_app = typer.Typer(help="管理：交易中心、机构、用户、令牌 / administration", no_args_is_help=True)
-cert_app = typer.Typer(
-    help="数字证书（CA锁）：签发、导出、吊销、签名登录 / certificates", no_args_is_help=True
-)
+cert_app = typer.Typer(help="数字证书（CA锁）：签发、导出、吊销、签名登录 / certificates", no_args_is_help=True)
 
 
 def _org_dict(org: Organisation) -> dict[str, object]:
@@ -64,13 +62,9 @@ def create_org(
     """登记机构 / register an organisation."""
     platform = make_platform()
     with platform.uow(RequestContext.cli()) as uow:
-        org = service.create_organisation(
-            uow, name=name, uscc=uscc, kind=kind, region_code=region, sectors=sector
-        )
+        org = service.create_organisation(uow, name=name, uscc=uscc, kind=kind, region_code=region, sectors=sector)
         uow.commit()
-    emit_json(_org_dict(org)) if as_json else console.print(
-        f"已登记机构 registered: {org.name} (id {org.id})"
-    )
+    emit_json(_org_dict(org)) if as_json else console.print(f"已登记机构 registered: {org.name} (id {org.id})")
 
 
 @admin_app.command("create-user")
@@ -169,9 +163,7 @@ def _cert_dict(c: Certificate) -> dict[str, object]:
 def issue(
     org: str = typer.Option(..., help="机构统一社会信用代码 / organisation credit code"),
     out: Path = typer.Option(..., help="证书包输出文件 / bundle file to write"),
-    password_env: str = typer.Option(
-        None, help="从该环境变量读取证书包口令 / env variable holding the password"
-    ),
+    password_env: str = typer.Option(None, help="从该环境变量读取证书包口令 / env variable holding the password"),
     days: int = typer.Option(730, help="有效天数 / days valid"),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -187,9 +179,7 @@ def issue(
     enc_kp = suite.generate_encryption_keypair()
     with platform.uow(RequestContext.cli()) as uow:
         o = service.get_org_by_uscc(uow.session, org)
-        sign_cert, enc_cert = certs.issue_certificates(
-            uow, o.id, sign_kp.public, enc_kp.public, validity_days=days
-        )
+        sign_cert, enc_cert = certs.issue_certificates(uow, o.id, sign_kp.public, enc_kp.public, validity_days=days)
         bundle = export_bundle(
             suite,
             password=password,
@@ -208,17 +198,13 @@ def issue(
     if as_json:
         emit_json(data)
     else:
-        console.print(
-            f"已签发 issued {sign_cert.serial} (签名 signing), {enc_cert.serial} (加密 encryption) → {out}"
-        )
+        console.print(f"已签发 issued {sign_cert.serial} (签名 signing), {enc_cert.serial} (加密 encryption) → {out}")
 
 
 @cert_app.command("export")
 @handle_errors
 def export(
-    serial: str = typer.Option(
-        None, help="证书序列号；不填则导出 CA 证书 / serial; default: the CA certificate"
-    ),
+    serial: str = typer.Option(None, help="证书序列号；不填则导出 CA 证书 / serial; default: the CA certificate"),
     out: Path = typer.Option(None, help="输出文件，默认标准输出 / output file (default stdout)"),
     as_json: bool = JsonOpt,
 ) -> None:

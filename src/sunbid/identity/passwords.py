@@ -16,11 +16,7 @@ MIN_LENGTH = 8
 
 def check_policy(password: str) -> None:
     """At least 8 characters with letters and digits."""
-    if (
-        len(password) < MIN_LENGTH
-        or not any(c.isdigit() for c in password)
-        or not any(c.isalpha() for c in password)
-    ):
+    if len(password) < MIN_LENGTH or not any(c.isdigit() for c in password) or not any(c.isalpha() for c in password):
         raise ValidationFailed(
             "identity.weak_password",
             f"密码至少 {MIN_LENGTH} 位，且须同时包含字母和数字。",

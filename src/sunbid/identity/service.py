@@ -102,9 +102,7 @@ def create_organisation(
     try:
         sectors_v = sorted({domain.Sector(x).value for x in (sectors or [])})
     except ValueError:
-        raise ValidationFailed(
-            "identity.bad_sector", f"未知的行业：{sectors}", f"Unknown sector: {sectors}"
-        ) from None
+        raise ValidationFailed("identity.bad_sector", f"未知的行业：{sectors}", f"Unknown sector: {sectors}") from None
     name = name.strip()
     if not name:
         raise ValidationFailed("identity.name_required", "机构名称不能为空。", "The name is required.")
@@ -160,9 +158,7 @@ def create_user(
             "A username has 3–64 letters, digits or . _ - @.",
         )
     if uow.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(
-            "identity.user_exists", f"用户名 {username} 已存在。", f"User {username} already exists."
-        )
+        raise Conflict("identity.user_exists", f"用户名 {username} 已存在。", f"User {username} already exists.")
     user = User(
         username=username,
         display_name=display_name.strip() or username,
@@ -215,9 +211,7 @@ def add_membership(
         )
     )
     if exists is not None:
-        raise Conflict(
-            "identity.membership_exists", "该用户已拥有此角色。", "The user already has this role."
-        )
+        raise Conflict("identity.membership_exists", "该用户已拥有此角色。", "The user already has this role.")
     m = Membership(
         user_id=user.id,
         org_id=org.id,
@@ -317,9 +311,7 @@ def _check_active(uow: UnitOfWork, user: User) -> None:
         )
 
 
-def _new_session(
-    uow: UnitOfWork, user: User, method: str, cert_serial: str | None
-) -> tuple[LoginSession, str]:
+def _new_session(uow: UnitOfWork, user: User, method: str, cert_serial: str | None) -> tuple[LoginSession, str]:
     raw = SESSION_PREFIX + secrets.token_urlsafe(32)
     sess = LoginSession(
         user_id=user.id,
@@ -395,9 +387,7 @@ def create_api_token(uow: UnitOfWork, user: User, name: str, ttl_days: int | Non
     )
     uow.session.add(tok)
     uow.session.flush()
-    uow.audit(
-        "token:create", subject_type="user", subject_id=user.id, data={"token_id": tok.id, "name": tok.name}
-    )
+    uow.audit("token:create", subject_type="user", subject_id=user.id, data={"token_id": tok.id, "name": tok.name})
     return IssuedSecret(raw=raw, id=tok.id, expires_at=None if expires is None else expires.isoformat())
 
 

@@ -27,9 +27,7 @@ def head(as_json: bool = JsonOpt) -> None:
     elif h is None:
         console.print("日志为空 / the log is empty")
     else:
-        table(
-            "签名树头 Signed tree head", ["字段 field", "值 value"], [[k, v] for k, v in data["head"].items()]
-        )
+        table("签名树头 Signed tree head", ["字段 field", "值 value"], [[k, v] for k, v in data["head"].items()])
 
 
 @app.command("proof")
@@ -108,8 +106,6 @@ def verify(as_json: bool = JsonOpt) -> None:
         )
         for p in report.problems:
             console.print(f"[red]✗ {p.what} {p.id}[/] {p.message_zh} / {p.message_en}")
-        console.print(
-            "[green]校验通过 verified[/]" if report.ok else "[bold red]校验失败 verification FAILED[/]"
-        )
+        console.print("[green]校验通过 verified[/]" if report.ok else "[bold red]校验失败 verification FAILED[/]")
     if not report.ok:
         raise typer.Exit(1)

@@ -201,9 +201,7 @@ def verify_tree_head(sth: SignedTreeHead, verify: Callable[[bytes, bytes], bool]
     return verify(sth.head.to_bytes(), sth.signature) is True
 
 
-def check_head_consistency(
-    old: TreeHead, new: TreeHead, proof: Sequence[bytes], *, h: HashFunc = sha256
-) -> None:
+def check_head_consistency(old: TreeHead, new: TreeHead, proof: Sequence[bytes], *, h: HashFunc = sha256) -> None:
     """Check that ``new`` extends ``old`` (what a witness checks before countersigning a new head).
 
     Same ``log_id``, size not smaller, time not earlier, and a valid RFC 9162 consistency proof between the
@@ -219,9 +217,7 @@ def check_head_consistency(
     check_consistency(old.tree_size, old.root_hash, new.tree_size, new.root_hash, proof, h=h)
 
 
-def verify_head_consistency(
-    old: TreeHead, new: TreeHead, proof: Sequence[bytes], *, h: HashFunc = sha256
-) -> bool:
+def verify_head_consistency(old: TreeHead, new: TreeHead, proof: Sequence[bytes], *, h: HashFunc = sha256) -> bool:
     """True if :func:`check_head_consistency` passes."""
     try:
         check_head_consistency(old, new, proof, h=h)

@@ -180,9 +180,7 @@ class CompactRange:
         if size >= 1 << 64:
             raise ValueError("size must be below 2**64")
         if len(nodes) != size.bit_count():
-            raise ValueError(
-                f"a tree of {size} leaves has {size.bit_count()} frontier nodes, got {len(nodes)}"
-            )
+            raise ValueError(f"a tree of {size} leaves has {size.bit_count()} frontier nodes, got {len(nodes)}")
         for node in nodes:
             _require_hash(node, "frontier node")
         self._h = _checked_hash_func(h)
@@ -254,9 +252,7 @@ class CompactRange:
         return self._size.to_bytes(8, "big") + b"".join(self._nodes)
 
     @classmethod
-    def from_bytes(
-        cls, data: bytes, h: HashFunc = sha256, *, on_node: NodeVisitor | None = None
-    ) -> CompactRange:
+    def from_bytes(cls, data: bytes, h: HashFunc = sha256, *, on_node: NodeVisitor | None = None) -> CompactRange:
         """Resume from :meth:`to_bytes` output; raises ``ValueError`` if it is malformed."""
         if len(data) < 8:
             raise ValueError("compact range data is shorter than its 8-byte size")
@@ -278,9 +274,7 @@ class CompactRange:
         return f"CompactRange(size={self._size}, root={self.root().hex()})"
 
 
-def inclusion_proof(
-    leaf_index: int, tree_size: int, get_node: NodeGetter, *, h: HashFunc = sha256
-) -> list[bytes]:
+def inclusion_proof(leaf_index: int, tree_size: int, get_node: NodeGetter, *, h: HashFunc = sha256) -> list[bytes]:
     """Audit path PATH(leaf_index, D[0:tree_size]) of RFC 9162 §2.1.3.1, leaf end first.
 
     Makes O(log n) ``get_node`` calls. Raises ``ValueError`` unless ``0 <= leaf_index < tree_size``.
@@ -532,9 +526,7 @@ class MemoryTree:
         """Hash of the perfect aligned subtree over ``[start, end)``; ``ValueError`` for any other range."""
         n = end - start
         if n <= 0 or n & (n - 1) or start % n or start < 0 or end > self.size:
-            raise ValueError(
-                f"[{start}, {end}) is not a complete aligned subtree of a tree of size {self.size}"
-            )
+            raise ValueError(f"[{start}, {end}) is not a complete aligned subtree of a tree of size {self.size}")
         height = n.bit_length() - 1
         return self._levels[height][start >> height]
 

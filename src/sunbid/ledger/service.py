@@ -97,9 +97,7 @@ def head_to_dict(h: SignedHead) -> dict[str, Any]:
 
 def _sth_of_row(h: SignedHead) -> SignedTreeHead:
     return SignedTreeHead(
-        head=TreeHead(
-            tree_size=h.tree_size, root_hash=h.root_hash, timestamp_ms=h.timestamp_ms, log_id=h.log_id
-        ),
+        head=TreeHead(tree_size=h.tree_size, root_hash=h.root_hash, timestamp_ms=h.timestamp_ms, log_id=h.log_id),
         signature=h.signature,
         key_fingerprint=h.key_fingerprint,
         suite=h.suite,
@@ -109,9 +107,7 @@ def _sth_of_row(h: SignedHead) -> SignedTreeHead:
 class Ledger:
     """The platform's transparency log."""
 
-    def __init__(
-        self, *, hash_fn: HashFn, hash_name: str, key: LogKey, log_id: str, now_ms: Callable[[], int]
-    ):
+    def __init__(self, *, hash_fn: HashFn, hash_name: str, key: LogKey, log_id: str, now_ms: Callable[[], int]):
         self.hash_fn = hash_fn
         self.hash_name = hash_name
         self.key = key
@@ -146,9 +142,7 @@ class Ledger:
     def entry(self, session: Session, index: int) -> LedgerEntry:
         row = session.get(LedgerEntry, index)
         if row is None:
-            raise NotFound(
-                "log.entry_not_found", f"日志条目 {index} 不存在", f"log entry {index} does not exist"
-            )
+            raise NotFound("log.entry_not_found", f"日志条目 {index} 不存在", f"log entry {index} does not exist")
         return row
 
     def _leaf_hashes(self, session: Session, start: int, end: int) -> list[bytes]:

@@ -69,9 +69,7 @@ class SmsGateway(Protocol):
 # --- e-mail ------------------------------------------------------------------------------------------------
 
 
-def build_email(
-    *, sender: str, to: str, subject: str, body_text: str, message_id: str, clock: Clock
-) -> EmailMessage:
+def build_email(*, sender: str, to: str, subject: str, body_text: str, message_id: str, clock: Clock) -> EmailMessage:
     """A UTF-8 text message: RFC 2047 subject, base64 body (no 8BITMIME needed), stable Message-ID."""
     address = normalise_email(to)
     if address is None:
@@ -265,9 +263,7 @@ class SimulatedSmsGateway:
         number = _check_phone(phone)
         _check_text(text)
         with self.db.session() as s:
-            found = s.scalar(
-                select(SmsSimulatorMessage.id).where(SmsSimulatorMessage.message_id == message_id)
-            )
+            found = s.scalar(select(SmsSimulatorMessage.id).where(SmsSimulatorMessage.message_id == message_id))
             if found is not None:
                 return f"sim-{found}"
             row = SmsSimulatorMessage(
@@ -282,9 +278,7 @@ class SimulatedSmsGateway:
                 s.commit()
             except IntegrityError:  # the same message id sent at the same time by another process
                 s.rollback()
-                found = s.scalar(
-                    select(SmsSimulatorMessage.id).where(SmsSimulatorMessage.message_id == message_id)
-                )
+                found = s.scalar(select(SmsSimulatorMessage.id).where(SmsSimulatorMessage.message_id == message_id))
                 return f"sim-{found}"
             return f"sim-{row.id}"
 
@@ -327,9 +321,7 @@ class HttpSmsGateway:
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         try:
-            with httpx.Client(
-                timeout=self.timeout, transport=self._transport, follow_redirects=False
-            ) as client:
+            with httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=False) as client:
                 resp = client.post(
                     self.url, json={"message_id": message_id, "phone": number, "text": text}, headers=headers
                 )

@@ -342,9 +342,7 @@ class Notifier:
 # --- inbox -------------------------------------------------------------------------------------------------
 
 
-def inbox(
-    session: Session, user_id: int, *, unread_only: bool = False, limit: int = 50
-) -> list[Notification]:
+def inbox(session: Session, user_id: int, *, unread_only: bool = False, limit: int = 50) -> list[Notification]:
     """The user's in-app messages, newest first."""
     q = select(Notification).where(Notification.user_id == user_id, Notification.in_app.is_(True))
     if unread_only:
@@ -364,14 +362,10 @@ def mark_read(uow: UnitOfWork, *, user_id: int, notification_id: int) -> Notific
     """Mark one of the user's in-app messages read (idempotent); another user's message is not found."""
     row = uow.session.get(Notification, notification_id)
     if row is None or row.user_id != user_id or not row.in_app:
-        raise NotFound(
-            "notification.not_found", "消息不存在。", "No such message.", details={"id": notification_id}
-        )
+        raise NotFound("notification.not_found", "消息不存在。", "No such message.", details={"id": notification_id})
     if row.read_at is None:
         row.read_at = uow.now
-        uow.audit(
-            "notification:read", subject_type="notification", subject_id=row.id, data={"user_id": user_id}
-        )
+        uow.audit("notification:read", subject_type="notification", subject_id=row.id, data={"user_id": user_id})
     return row
 
 

@@ -73,9 +73,7 @@ class Platform:
 
         raw = json.loads(self.secrets.get_or_create(name, make))
         if raw["suite"] != self.suite.name:
-            raise RuntimeError(
-                f"secret {name} was made for suite {raw['suite']}, deployment uses {self.suite.name}"
-            )
+            raise RuntimeError(f"secret {name} was made for suite {raw['suite']}, deployment uses {self.suite.name}")
         return KeyPair(private=bytes.fromhex(raw["private"]), public=bytes.fromhex(raw["public"]))
 
     @cached_property
@@ -121,9 +119,7 @@ class Platform:
         with self._ca_lock:
             if self.secrets.exists(CA_KEY):
                 raw = json.loads(self.secrets.read(CA_KEY))
-                return CertificateAuthority.load(
-                    self.suite, bytes.fromhex(raw["private"]), raw["certificate_pem"]
-                )
+                return CertificateAuthority.load(self.suite, bytes.fromhex(raw["private"]), raw["certificate_pem"])
             ca = CertificateAuthority.create(
                 self.suite,
                 f"{self.settings.centre_name} CA",
@@ -132,9 +128,7 @@ class Platform:
             )
             self.secrets.write(
                 CA_KEY,
-                json.dumps(
-                    {"private": ca.private_key_bytes().hex(), "certificate_pem": ca.certificate_pem}
-                ).encode(),
+                json.dumps({"private": ca.private_key_bytes().hex(), "certificate_pem": ca.certificate_pem}).encode(),
             )
             return ca
 

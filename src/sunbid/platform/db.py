@@ -112,9 +112,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self._write = sessionmaker(bind=self.engine, expire_on_commit=False, autoflush=True)
-        read_bind = (
-            self.engine.execution_options(sqlite_begin="DEFERRED") if is_sqlite(self.engine) else self.engine
-        )
+        read_bind = self.engine.execution_options(sqlite_begin="DEFERRED") if is_sqlite(self.engine) else self.engine
         self._read = sessionmaker(bind=read_bind, expire_on_commit=False, autoflush=False)
 
     def session(self, *, readonly: bool = False) -> Session:

@@ -38,8 +38,6 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
             root.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
     handler._sunbid = True  # type: ignore[attr-defined]
-    handler.setFormatter(
-        JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())

@@ -156,9 +156,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        code, zh, en = HTTP_MESSAGES.get(
-            exc.status_code, ("request.error", "请求失败。", "The request failed.")
-        )
+        code, zh, en = HTTP_MESSAGES.get(exc.status_code, ("request.error", "请求失败。", "The request failed."))
         return problem_response(
             request,
             status=exc.status_code,

@@ -20,9 +20,7 @@ from sunbid.platform.secrets import atomic_write
 def _check_key(key: str) -> str:
     parts = key.split("/")
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in key:
-        raise ValidationFailed(
-            "storage.bad_key", f"非法的文件存储键：{key!r}", f"invalid storage key: {key!r}"
-        )
+        raise ValidationFailed("storage.bad_key", f"非法的文件存储键：{key!r}", f"invalid storage key: {key!r}")
     return key
 
 

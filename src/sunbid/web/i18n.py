@@ -118,9 +118,7 @@ def translator(lang: str) -> Translator:
 
 def extract(source: Path = PACKAGE_DIR) -> Catalog:
     """Every translatable string of the package's templates and Python code."""
-    template = Catalog(
-        project="sunbid", version="0.1", creation_date=CATALOGUE_DATE, charset="utf-8", fuzzy=False
-    )
+    template = Catalog(project="sunbid", version="0.1", creation_date=CATALOGUE_DATE, charset="utf-8", fuzzy=False)
     found: Iterable[tuple[str, int, Any, list[str], str | None]] = extract_from_dir(
         source,
         METHOD_MAP,

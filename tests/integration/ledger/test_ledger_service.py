@@ -15,9 +15,7 @@ def _append_audits(platform: Platform, n: int, batch: int = 1) -> None:
     while done < n:
         with platform.uow() as uow:
             for _ in range(min(batch, n - done)):
-                uow.audit(
-                    "test:append", subject_type="thing", subject_id=done, data={"i": done, "名": "测试"}
-                )
+                uow.audit("test:append", subject_type="thing", subject_id=done, data={"i": done, "名": "测试"})
                 done += 1
             uow.commit()
 

@@ -69,9 +69,7 @@ def notifications(platform: Platform) -> list[Notification]:
 
 def audits(platform: Platform, tag_suffix: str) -> list[AuditEvent]:
     with platform.db.read() as s:
-        rows = s.scalars(
-            select(AuditEvent).where(AuditEvent.tag.like(f"%{tag_suffix}")).order_by(AuditEvent.id)
-        )
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.tag.like(f"%{tag_suffix}")).order_by(AuditEvent.id))
         return list(rows)
 
 
@@ -93,9 +91,7 @@ class SmtpSink:
     refuse: set[str] = field(default_factory=set)
     _controller: Controller | None = None
 
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         self.rcpt_attempts.append(address)
         if address in self.refuse:
             return "550 5.1.1 No such mailbox"
@@ -116,9 +112,7 @@ class SmtpSink:
             self._controller = None
 
     def parsed(self) -> list[EmailMessage]:
-        return [
-            cast(EmailMessage, message_from_bytes(raw, policy=default_policy)) for _, _, raw in self.messages
-        ]
+        return [cast(EmailMessage, message_from_bytes(raw, policy=default_policy)) for _, _, raw in self.messages]
 
     def recipients(self) -> list[str]:
         return sorted(r for _, rcpts, _ in self.messages for r in rcpts)
@@ -159,9 +153,7 @@ class GatewayStub:
                 stub.requests.append({"path": self.path, "headers": dict(self.headers), "json": body})
                 if stub.delay:
                     time.sleep(stub.delay)
-                status, reply = (
-                    stub.replies.pop(0) if stub.replies else (200, {"id": f"gw-{len(stub.requests)}"})
-                )
+                status, reply = stub.replies.pop(0) if stub.replies else (200, {"id": f"gw-{len(stub.requests)}"})
                 data = json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -144,9 +144,7 @@ def test_refused_mailbox_fails_at_once_and_is_not_retried(
     assert fail.tag == "worker:notification:fail" and fail.data["user_id"] == a
 
 
-def test_starttls_required_but_not_offered_is_a_transient_failure(
-    platform: Platform, smtp_server: SmtpSink
-) -> None:
+def test_starttls_required_but_not_offered_is_a_transient_failure(platform: Platform, smtp_server: SmtpSink) -> None:
     sender = SmtpEmailSender(host="127.0.0.1", port=smtp_server.port, sender=SENDER, starttls=True, timeout=5)
     from sunbid.notifications.domain import TransientDeliveryError
 
@@ -156,9 +154,7 @@ def test_starttls_required_but_not_offered_is_a_transient_failure(
     assert smtp_server.messages == []  # never sent in clear text when STARTTLS was asked for
 
 
-def test_handler_run_again_for_the_same_message_sends_nothing(
-    platform: Platform, smtp_server: SmtpSink
-) -> None:
+def test_handler_run_again_for_the_same_message_sends_nothing(platform: Platform, smtp_server: SmtpSink) -> None:
     a = make_user(platform, "winner", email="zhongbiao@example.org")
     _remind(platform, [a])
     (m,) = outbox(platform)

@@ -55,9 +55,7 @@ def test_malformed_number_is_refused_without_a_request(sms_gateway_stub: Gateway
 
 def test_unreachable_or_slow_gateway_is_transient(sms_gateway_stub: GatewayStub) -> None:
     with pytest.raises(TransientDeliveryError):
-        HttpSmsGateway(f"http://127.0.0.1:{free_port()}/sms", timeout=2).send(
-            "13800138000", "【测试】", "m-1"
-        )
+        HttpSmsGateway(f"http://127.0.0.1:{free_port()}/sms", timeout=2).send("13800138000", "【测试】", "m-1")
     sms_gateway_stub.delay = 1.0
     with pytest.raises(TransientDeliveryError) as info:
         HttpSmsGateway(sms_gateway_stub.url, timeout=0.2).send("13800138000", "【测试】", "m-2")

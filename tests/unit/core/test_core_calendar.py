@@ -286,9 +286,7 @@ def test_adding_is_monotonic(a: date, b: date, n: int, m: int, ov: dict[date, bo
 
 @settings(max_examples=150, deadline=None)
 @given(d=days, n=st.integers(min_value=1, max_value=80), ov=overrides)
-def test_result_is_a_later_working_day_with_n_working_days_in_between(
-    d: date, n: int, ov: dict[date, bool]
-) -> None:
+def test_result_is_a_later_working_day_with_n_working_days_in_between(d: date, n: int, ov: dict[date, bool]) -> None:
     cal = WorkingCalendar(ov)
     result = cal.add_working_days(d, n)
     assert result > d
@@ -299,9 +297,7 @@ def test_result_is_a_later_working_day_with_n_working_days_in_between(
 
 @settings(max_examples=150, deadline=None)
 @given(a=days, b=days, n=counts, shift=st.booleans(), unit=st.sampled_from(["calendar", "working"]))
-def test_latest_start_is_the_exact_inverse_of_the_deadline(
-    a: date, b: date, n: int, shift: bool, unit: str
-) -> None:
+def test_latest_start_is_the_exact_inverse_of_the_deadline(a: date, b: date, n: int, shift: bool, unit: str) -> None:
     u = "working" if unit == "working" else "calendar"
     last = OFFICIAL.latest_start_for(b, n, u, shift_if_holiday=shift)
     assert (OFFICIAL.deadline_for(a, n, u, shift_if_holiday=shift) <= b) == (a <= last)

@@ -100,9 +100,7 @@ def test_encryption_certificate_verifies_with_encryption_usage(
     assert info.public_key == org.encryption.public
 
 
-def test_certificate_usage_is_checked_when_asked(
-    suite: CryptoSuite, ca: CertificateAuthority, org: Org
-) -> None:
+def test_certificate_usage_is_checked_when_asked(suite: CryptoSuite, ca: CertificateAuthority, org: Org) -> None:
     with pytest.raises(DomainError) as exc:
         verify_certificate(suite, ca.certificate_pem, org.encryption_pem, now=NOW, usage="signing")
     assert _cert_code(exc) == "cert.wrong_usage"
@@ -128,10 +126,7 @@ def test_key_usage_bits_distinguish_signing_from_encryption(
     expected = {"key_agreement"} if suite.name == "intl" else {"key_encipherment", "key_agreement"}
     assert encryption.key_usage_value.native == expected
     assert signing.basic_constraints_value["ca"].native is False
-    assert (
-        signing.authority_key_identifier
-        == asn1_x509.Certificate.load(pem_to_der(ca.certificate_pem)).key_identifier
-    )
+    assert signing.authority_key_identifier == asn1_x509.Certificate.load(pem_to_der(ca.certificate_pem)).key_identifier
 
 
 def test_uscc_is_the_subject_serial_number(org: Org) -> None:
@@ -198,9 +193,7 @@ def test_certificate_from_a_differently_named_ca_is_wrong_issuer(suite: CryptoSu
     assert _cert_code(exc) == "cert.wrong_issuer"
 
 
-def test_changed_subject_byte_breaks_the_signature(
-    suite: CryptoSuite, ca: CertificateAuthority, org: Org
-) -> None:
+def test_changed_subject_byte_breaks_the_signature(suite: CryptoSuite, ca: CertificateAuthority, org: Org) -> None:
     der = pem_to_der(org.signing_pem)
     index = der.index(SUBJECT.uscc.encode())
     tampered = der[:index] + b"8" + der[index + 1 :]
@@ -209,9 +202,7 @@ def test_changed_subject_byte_breaks_the_signature(
     assert _cert_code(exc) == "cert.bad_signature"
 
 
-def test_changed_signature_byte_is_bad_signature(
-    suite: CryptoSuite, ca: CertificateAuthority, org: Org
-) -> None:
+def test_changed_signature_byte_is_bad_signature(suite: CryptoSuite, ca: CertificateAuthority, org: Org) -> None:
     der = bytearray(pem_to_der(org.signing_pem))
     der[-1] ^= 0x01  # the last byte belongs to the signature value in both suites
     with pytest.raises(DomainError) as exc:
@@ -392,9 +383,7 @@ def test_issue_refuses_bad_requests(
 
 
 @pytest.mark.parametrize("public", [b"", b"\x01" * 31, b"\x01" * 64])
-def test_issue_refuses_malformed_public_keys(
-    suite: CryptoSuite, ca: CertificateAuthority, public: bytes
-) -> None:
+def test_issue_refuses_malformed_public_keys(suite: CryptoSuite, ca: CertificateAuthority, public: bytes) -> None:
     if suite.name == "intl" and len(public) == 64:
         public = public[:33]
     with pytest.raises(ValidationFailed) as exc:

@@ -337,7 +337,5 @@ def test_sign_verify_property(name: str, message: bytes) -> None:
     signature=st.binary(max_size=80),
     message=st.binary(max_size=32),
 )
-def test_verify_never_raises_on_arbitrary_bytes(
-    name: str, public: bytes, signature: bytes, message: bytes
-) -> None:
+def test_verify_never_raises_on_arbitrary_bytes(name: str, public: bytes, signature: bytes, message: bytes) -> None:
     assert get_suite(name).verify(public, message, signature) is False

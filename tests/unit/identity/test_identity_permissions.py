@@ -79,9 +79,7 @@ OPERATOR_JN = person("u-op-jn", Membership(Role.OPERATOR, CENTRE_JN))
 def regulator(region: str | None, *sectors: Sector, projects: frozenset[str] | None = None) -> Principal:
     return person(
         "u-reg",
-        Membership(
-            Role.REGULATOR, "org-reg", region_code=region, sectors=frozenset(sectors), project_ids=projects
-        ),
+        Membership(Role.REGULATOR, "org-reg", region_code=region, sectors=frozenset(sectors), project_ids=projects),
     )
 
 

@@ -115,9 +115,7 @@ def test_search_puts_exact_names_first_then_prefixes() -> None:
     assert starts == sorted(starts, reverse=True)  # every prefix match before every other match
     assert "安徽省" in names(an)
     assert "西安市" in names(an)
-    assert [r.code for r in an if r.name.startswith("安")] == sorted(
-        r.code for r in an if r.name.startswith("安")
-    )
+    assert [r.code for r in an if r.name.startswith("安")] == sorted(r.code for r in an if r.name.startswith("安"))
 
 
 def test_search_by_code_empty_query_and_limit() -> None:
@@ -182,10 +180,7 @@ def test_book_rejects_broken_tables() -> None:
 
 def test_csv_parser_reads_comments_and_rows() -> None:
     book = RegionBook.from_csv_text(
-        "# data_as_of: 2030-01-01\n"
-        "code,name,level,parent_code\n"
-        "340000,安徽省,province,\n"
-        "341700,池州市,city,340000\n"
+        "# data_as_of: 2030-01-01\ncode,name,level,parent_code\n340000,安徽省,province,\n341700,池州市,city,340000\n"
     )
     assert book.data_as_of == "2030-01-01"
     assert names(book.path("341700")) == ["安徽省", "池州市"]

@@ -59,9 +59,7 @@ def test_floats_are_rejected_wherever_they_hide() -> None:
 
 
 def test_integers_beyond_the_safe_range_are_rejected() -> None:
-    assert (
-        canonical_json([MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER, 0]) == b"[9007199254740991,-9007199254740991,0]"
-    )
+    assert canonical_json([MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER, 0]) == b"[9007199254740991,-9007199254740991,0]"
     for value in (2**53, -(2**53), {"n": 2**64}, [10**30]):
         with pytest.raises(CanonicalJSONError, match="safe range"):
             canonical_json(value)
@@ -99,13 +97,8 @@ def test_booleans_stay_booleans_and_int_enums_become_numbers() -> None:
 
 
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
-    | st.text(),
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
-    ),
+    st.none() | st.booleans() | st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER) | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
     max_leaves=30,
 )
 

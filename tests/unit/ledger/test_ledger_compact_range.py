@@ -79,9 +79,7 @@ def test_on_node_reports_every_completed_subtree_exactly_once() -> None:
 
     tree = CompactRange(on_node=on_node)
     tree.extend(LEAVES[:100])
-    expected = {
-        (start, start + size) for size in (2, 4, 8, 16, 32, 64) for start in range(0, 100 - size + 1, size)
-    }
+    expected = {(start, start + size) for size in (2, 4, 8, 16, 32, 64) for start in range(0, 100 - size + 1, size)}
     assert set(seen) == expected
     for (start, end), node in seen.items():
         assert node == ref_mth(LEAVES[start:end])

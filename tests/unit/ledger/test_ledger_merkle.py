@@ -141,15 +141,11 @@ def test_roots_match_the_certificate_transparency_vectors() -> None:
                 "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
     ],
 )  # fmt: skip
-def test_inclusion_proofs_match_the_certificate_transparency_vectors(
-    index: int, size: int, path: list[str]
-) -> None:
+def test_inclusion_proofs_match_the_certificate_transparency_vectors(index: int, size: int, path: list[str]) -> None:
     tree = MemoryTree(leaf_hash(sha256, d) for d in CT_DATA)
     assert [p.hex() for p in tree.inclusion_proof(index, size)] == path
     root = bytes.fromhex(CT_ROOTS[size - 1])
-    assert verify_inclusion(
-        leaf_hash(sha256, CT_DATA[index]), index, size, [bytes.fromhex(p) for p in path], root
-    )
+    assert verify_inclusion(leaf_hash(sha256, CT_DATA[index]), index, size, [bytes.fromhex(p) for p in path], root)
 
 
 @pytest.mark.parametrize(
@@ -214,9 +210,7 @@ def test_consistency_proofs_equal_the_reference_and_verify_for_every_size_up_to_
     choice=st.integers(min_value=0),
     choice2=st.integers(min_value=0),
 )
-def test_random_leaves_give_the_reference_root_and_proofs(
-    data: list[bytes], choice: int, choice2: int
-) -> None:
+def test_random_leaves_give_the_reference_root_and_proofs(data: list[bytes], choice: int, choice2: int) -> None:
     n = len(data)
     tree = MemoryTree(leaf_hash(sha256, d) for d in data)
     m, first = choice % n, choice2 % n + 1

@@ -127,9 +127,7 @@ def test_a_timed_transition_before_its_time_is_not_due() -> None:
         decide(ENG, "bidding", attempt("close_bidding", SYSTEM, facts), RecordingChecker())
     assert refused.value.code == "procedure.not_due"
     assert "2026-04-23 09:00 北京时间" in refused.value.message_zh
-    on_time = decide(
-        ENG, "bidding", attempt("close_bidding", SYSTEM, replace(facts, now=day(52))), RecordingChecker()
-    )
+    on_time = decide(ENG, "bidding", attempt("close_bidding", SYSTEM, replace(facts, now=day(52))), RecordingChecker())
     assert on_time.new_state == "opening"
 
 
@@ -199,10 +197,7 @@ def test_guard_failure_names_the_guard_in_both_languages() -> None:
 def test_deposits_not_required_do_not_block_the_archive() -> None:
     small = get_procedure("small")
     facts = replace(BASE, deposits_required=False, deposits_refunded_at=None)
-    assert (
-        decide(small, "contracted", attempt("archive", OPERATOR, facts), RecordingChecker()).new_state
-        == "archived"
-    )
+    assert decide(small, "contracted", attempt("archive", OPERATOR, facts), RecordingChecker()).new_state == "archived"
     with pytest.raises(Conflict):
         decide(
             small,
@@ -217,9 +212,7 @@ def test_deposits_not_required_do_not_block_the_archive() -> None:
 
 def _suspendable(code: str) -> list[str]:
     procedure = get_procedure(code)
-    return sorted(
-        s for t in procedure.transitions if t.action == "suspend" for s in t.sources if s != "suspended"
-    )
+    return sorted(s for t in procedure.transitions if t.action == "suspend" for s in t.sources if s != "suspended")
 
 
 @pytest.mark.parametrize(("code", "state"), [(c, s) for c in PROCEDURES for s in _suspendable(c)])
@@ -265,16 +258,12 @@ def test_an_objection_suspends_bidding_and_its_answer_resumes_it() -> None:
 
     one_left = replace(second, now=day(41), open_objections=1)
     assert (
-        decide(
-            ENG, "suspended", attempt("answer_objection", TENDERER, one_left), RecordingChecker()
-        ).new_state
+        decide(ENG, "suspended", attempt("answer_objection", TENDERER, one_left), RecordingChecker()).new_state
         == "suspended"
     )
     none_left = replace(one_left, open_objections=0)
     assert (
-        decide(
-            ENG, "suspended", attempt("answer_objection", TENDERER, none_left), RecordingChecker()
-        ).new_state
+        decide(ENG, "suspended", attempt("answer_objection", TENDERER, none_left), RecordingChecker()).new_state
         == "bidding"
     )
 
@@ -297,9 +286,7 @@ def test_retender_goes_back_before_the_announcement(plan: datetime | None, state
     facts = replace(BASE, plan_published_at=plan)
     assert decide(ENG, "failed", attempt("retender", TENDERER, facts), RecordingChecker()).new_state == state
     assert (
-        decide(
-            get_procedure("small"), "failed", attempt("retender", TENDERER, facts), RecordingChecker()
-        ).new_state
+        decide(get_procedure("small"), "failed", attempt("retender", TENDERER, facts), RecordingChecker()).new_state
         == "accepted"
     )
 
@@ -327,9 +314,7 @@ def test_each_procurement_method_consults_its_own_submission_rule() -> None:
         checker = RecordingChecker()
         decide(get_procedure(code), "announced", attempt("issue_documents", TENDERER), checker)
         assert (rule, BASE.documents_issued_at, BASE.bid_deadline) in checker.calls
-        assert [c[0] for c in checker.calls if c[0].endswith(("_to_submission", "_to_bid_deadline"))] == [
-            rule
-        ]
+        assert [c[0] for c in checker.calls if c[0].endswith(("_to_submission", "_to_bid_deadline"))] == [rule]
 
 
 def test_a_refusing_rule_refuses_with_its_own_error() -> None:
@@ -345,13 +330,8 @@ def test_a_warning_rule_lets_the_action_through_and_reports_it() -> None:
     assert outcome.new_state == "contracted"
     assert [w.code for w in outcome.warnings] == ["rules.eng.contract_after_award_notice"]
     assert outcome.details["warnings"][0]["code"] == "rules.eng.contract_after_award_notice"
-    assert (
-        outcome.details["warnings"][0]["message_zh"]
-        == rule_error("eng.contract_after_award_notice").message_zh
-    )
-    assert (
-        "warnings" not in decide(ENG, "awarded", attempt("sign_contract", BIDDER), RecordingChecker()).details
-    )
+    assert outcome.details["warnings"][0]["message_zh"] == rule_error("eng.contract_after_award_notice").message_zh
+    assert "warnings" not in decide(ENG, "awarded", attempt("sign_contract", BIDDER), RecordingChecker()).details
 
 
 def test_a_missing_fact_a_rule_needs_refuses_the_action() -> None:
@@ -365,10 +345,7 @@ def test_a_missing_fact_a_rule_needs_refuses_the_action() -> None:
 def test_an_optional_rule_is_skipped_when_its_fact_is_not_recorded() -> None:
     facts = replace(BASE, bid_validity_expires_at=None)
     checker = RecordingChecker()
-    assert (
-        decide(ENG, "award_pending", attempt("confirm_award", TENDERER, facts), checker).new_state
-        == "awarded"
-    )
+    assert decide(ENG, "award_pending", attempt("confirm_award", TENDERER, facts), checker).new_state == "awarded"
     assert checker.calls == []
     decide(ENG, "award_pending", attempt("confirm_award", TENDERER), checker)
     assert checker.calls == [
@@ -422,9 +399,7 @@ def test_allowed_actions_leaves_out_failing_guards() -> None:
 def test_timed_transitions_due_at_the_deadline() -> None:
     assert timed_transitions_due(ENG, "bidding", replace(BASE, now=day(51))) == ()
     assert timed_transitions_due(ENG, "bidding", replace(BASE, now=day(52))) == ("close_bidding",)
-    assert timed_transitions_due(ENG, "bidding", replace(BASE, now=day(52), bids_received=1)) == (
-        "close_bidding",
-    )
+    assert timed_transitions_due(ENG, "bidding", replace(BASE, now=day(52), bids_received=1)) == ("close_bidding",)
     assert timed_transitions_due(ENG, "publicity", replace(BASE, now=day(58), open_objections=1)) == ()
     assert timed_transitions_due(ENG, "awarded", BASE) == ()
     gp = get_procedure("gp_open")
@@ -495,9 +470,7 @@ def test_deadlines_after_the_award_notice_include_the_contract_reminder() -> Non
         BASE.award_notice_at,
         "contract_signed_at",
     )
-    signed = deadlines(
-        ENG, "awarded", replace(facts, contract_signed_at=day(70), regulator_report_at=day(65))
-    )
+    signed = deadlines(ENG, "awarded", replace(facts, contract_signed_at=day(70), regulator_report_at=day(65)))
     assert signed == ()
 
 

@@ -53,11 +53,7 @@ def test_transition_applies_when_its_guards_hold(case: tuple[str, int, str]) -> 
 
 
 def _guard_cases() -> list[tuple[str, int, str, str]]:
-    return [
-        (code, i, source, g)
-        for code, i, source in CASES
-        for g in get_procedure(code).transitions[i].guard_codes
-    ]
+    return [(code, i, source, g) for code, i, source in CASES for g in get_procedure(code).transitions[i].guard_codes]
 
 
 GUARD_CASES = _guard_cases()

@@ -247,18 +247,14 @@ def test_validator_refuses_a_transition_out_of_a_final_state() -> None:
 
 def test_validator_refuses_unknown_names() -> None:
     i = _index("issue_documents")
-    assert "unknown guard bribed" in _problems(
-        _with(transitions=_edit(i, guards=(Guard("bribed", "x", "x"),)))
-    )
+    assert "unknown guard bribed" in _problems(_with(transitions=_edit(i, guards=(Guard("bribed", "x", "x"),))))
     altered = replace(GUARDS["committee_ready"], description_zh="改过的")
     assert "unknown guard committee_ready" in _problems(_with(transitions=_edit(i, guards=(altered,))))
     assert "unknown time rule eng.typo" in _problems(
         _with(transitions=_edit(i, time_rules=(TimeCheck("eng.typo", "sale_start", "sale_end"),)))
     )
     assert "unknown fact sold_out_at" in _problems(
-        _with(
-            transitions=_edit(i, time_rules=(TimeCheck("eng.doc_sale_period", "sale_start", "sold_out_at"),))
-        )
+        _with(transitions=_edit(i, time_rules=(TimeCheck("eng.doc_sale_period", "sale_start", "sold_out_at"),)))
     )
     assert "unknown role public" in _problems(_with(transitions=_edit(i, roles=frozenset({"public"}))))
     assert "no label in ACTION_LABELS" in _problems(_with(transitions=_edit(i, action="issue_docs")))

@@ -282,8 +282,7 @@ def test_working_day_minimum_across_the_2025_holiday() -> None:
     v = check(rule, issued, sh(2025, 9, 29, 9), CAL)
     assert v is not None
     assert v.message_zh == (
-        "提交首次响应文件截止时间距谈判文件发出之日不足3个工作日（财政部74号令 第29条），"
-        "最早可设为 2025-09-30"
+        "提交首次响应文件截止时间距谈判文件发出之日不足3个工作日（财政部74号令 第29条），最早可设为 2025-09-30"
     )
 
 
@@ -293,9 +292,7 @@ def test_duration_rule_message_names_the_period() -> None:
     assert check(rule, start, sh(2026, 11, 26, 17), CAL) is None
     v = check(rule, start, sh(2026, 11, 25, 17), CAL)
     assert v is not None
-    assert v.message_zh == (
-        "中标候选人公示期不足3日（招标投标法实施条例 第54条），公示结束时间最早可设为 2026-11-26"
-    )
+    assert v.message_zh == ("中标候选人公示期不足3日（招标投标法实施条例 第54条），公示结束时间最早可设为 2026-11-26")
 
 
 def test_last_day_to_object_to_the_tender_documents() -> None:
@@ -349,18 +346,14 @@ def test_postponed_deadline_on_a_holiday() -> None:
     amended = sh(2026, 9, 20, 10)  # + 15 days = 2026-10-05, inside National Day
     eng = BOOK.get("eng.clarification_before_deadline")
     assert required_deadline_after_amendment(deadline, amended, eng, CAL) == sh(2026, 10, 5, 9, 30)
-    assert required_deadline_after_amendment(deadline, amended, eng, CAL, on_working_day=True) == sh(
-        2026, 10, 8, 9, 30
-    )
+    assert required_deadline_after_amendment(deadline, amended, eng, CAL, on_working_day=True) == sh(2026, 10, 8, 9, 30)
     gp = BOOK.get("gp.clarification_before_deadline")
     assert required_deadline_after_amendment(deadline, amended, gp, CAL) == sh(2026, 10, 8, 9, 30)
 
 
 # --- properties --------------------------------------------------------------------------------------------
 
-instants = st.datetimes(
-    min_value=datetime(2024, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
-)
+instants = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC))
 time_rules = st.sampled_from([r for r in BOOK if r.is_time_limit])
 
 

@@ -25,9 +25,7 @@ def upgrade() -> None:
 
     op.create_table(
         "ledger_entries",
-        sa.Column(
-            "idx", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
-        ),
+        sa.Column("idx", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
@@ -192,9 +190,7 @@ def upgrade() -> None:
         sa.Column("sectors", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sunbid.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["regions.code"], name=op.f("fk_organisations_region_code_regions")
-        ),
+        sa.ForeignKeyConstraint(["region_code"], ["regions.code"], name=op.f("fk_organisations_region_code_regions")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
         sa.UniqueConstraint("uscc", name=op.f("uq_organisations_uscc")),
     )
@@ -206,12 +202,8 @@ def upgrade() -> None:
         sa.Column("region_code", sa.String(length=6), nullable=False),
         sa.Column("settings", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("created_at", sunbid.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"], ["organisations.id"], name=op.f("fk_centres_org_id_organisations")
-        ),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["regions.code"], name=op.f("fk_centres_region_code_regions")
-        ),
+        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_centres_org_id_organisations")),
+        sa.ForeignKeyConstraint(["region_code"], ["regions.code"], name=op.f("fk_centres_region_code_regions")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_centres")),
         sa.UniqueConstraint("org_id", name=op.f("uq_centres_org_id")),
     )
@@ -231,9 +223,7 @@ def upgrade() -> None:
         sa.Column("revoked_at", sunbid.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_reason", sa.String(length=200), nullable=True),
         sa.Column("issued_at", sunbid.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"], ["organisations.id"], name=op.f("fk_certificates_org_id_organisations")
-        ),
+        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_certificates_org_id_organisations")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_certificates")),
         sa.UniqueConstraint("serial", name=op.f("uq_certificates_serial")),
     )
@@ -250,9 +240,7 @@ def upgrade() -> None:
         sa.Column("sectors", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("project_ids", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
         sa.Column("created_at", sunbid.platform.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"], ["organisations.id"], name=op.f("fk_memberships_org_id_organisations")
-        ),
+        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_memberships_org_id_organisations")),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_memberships_user_id_users"), ondelete="CASCADE"
         ),

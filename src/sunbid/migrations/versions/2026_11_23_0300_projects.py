@@ -48,9 +48,7 @@ def upgrade() -> None:
             ["agency_org_id"], ["organisations.id"], name=op.f("fk_projects_agency_org_id_organisations")
         ),
         sa.ForeignKeyConstraint(["centre_id"], ["centres.id"], name=op.f("fk_projects_centre_id_centres")),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["regions.code"], name=op.f("fk_projects_region_code_regions")
-        ),
+        sa.ForeignKeyConstraint(["region_code"], ["regions.code"], name=op.f("fk_projects_region_code_regions")),
         sa.ForeignKeyConstraint(
             ["tenderer_org_id"], ["organisations.id"], name=op.f("fk_projects_tenderer_org_id_organisations")
         ),
