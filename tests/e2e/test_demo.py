@@ -261,3 +261,21 @@ def test_a_second_demo_run_changes_nothing_and_the_log_verifies(demo: Demo) -> N
     assert after["tree_size"] == before["tree_size"] > 100  # nothing was appended by the second run
     with platform.db.read() as s:
         assert len(list(s.scalars(select(User.id)))) == users == len(first["users"])
+
+
+def test_the_archived_tender_exports_an_archive_that_verifies_offline(demo: Demo, tmp_path: Path) -> None:
+    archived = next(p for p in demo.summary["projects"] if p["final_state"] == "archived")
+    out = tmp_path / "archive.zip"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SUNBID_DATA_DIR", str(demo.platform.settings.data_dir))
+        mp.setenv("SUNBID_DATABASE_URL", demo.platform.settings.resolved_database_url)
+        exported = run("archive", "project", archived["code"], "--out", str(out))
+        assert exported["ok"] is True and exported["files"] >= 5
+        key = demo.platform.log_keypair.public.hex()
+        report = run("archive", "verify", str(out), "--trusted-key", key)
+        assert report["ok"] is True
+        data = bytearray(out.read_bytes())
+        data[len(data) // 3] ^= 0x20
+        out.write_bytes(bytes(data))
+        r = CliRunner().invoke(app, ["archive", "verify", str(out), "--trusted-key", key, "--json"])
+        assert r.exit_code != 0 and json.loads(r.stdout)["ok"] is False
