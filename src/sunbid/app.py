@@ -42,8 +42,7 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
         title="sunbid 公共资源交易平台 API",
         version="0.1.0",
         description=(
-            "公共资源交易平台（电子交易、行政监督、公共服务、信息网）接口。"
-            "Errors are RFC 9457 problem details."
+            "公共资源交易平台（电子交易、行政监督、公共服务、信息网）接口。Errors are RFC 9457 problem details."
         ),
         docs_url=None,
         redoc_url=None,
@@ -91,6 +90,9 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
     app.include_router(ledger_router)
     app.include_router(identity_router)
     app.include_router(calendar_router)
+    from sunbid.projects.api import router as projects_router
+
+    app.include_router(projects_router)
     from sunbid.web.pages import install_pages
 
     install_pages(app)

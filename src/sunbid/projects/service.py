@@ -241,10 +241,12 @@ def _time_param(params: dict[str, Any], key: str, required: bool = False) -> dat
     return ensure_utc(when)
 
 
-def _changes_for(
+def proposed_changes(
     uow: UnitOfWork, project: Project, action: str, facts: engine.Facts, params: dict[str, Any]
 ) -> dict[str, Any]:
-    """The facts an action records, before the engine checks it (the engine sees the project as it would be)."""
+    """The facts an action records, before the engine checks it (the engine sees the project as it would be).
+
+    Public so that views can ask the engine which actions would pass (``allowed-actions``)."""
     now = uow.now
     c: dict[str, Any] = {}
     if action == "accept":
@@ -350,7 +352,7 @@ def perform(
     before = project_facts(project, uow.now)
     proposed = with_facts(
         before,
-        **{k: v for k, v in _changes_for(uow, project, action, before, params).items() if v is not None},
+        **{k: v for k, v in proposed_changes(uow, project, action, before, params).items() if v is not None},
     )
     checker = checker_for(uow.session)
     outcome = engine.decide(procedure, project.state, engine.Attempt(action, roles, proposed), checker)
@@ -575,7 +577,7 @@ def raise_objection(uow: UnitOfWork, actor: Actor, project_id: int, *, text: str
     """A (potential) bidder objects to the documents or to the result; the procedure is suspended."""
     if not text.strip():
         raise ValidationFailed("objection.text_required", "请填写异议内容。", "Write the objection.")
-    project = get_project(uow, project_id)
+    project = get_project(uow, project_id, lock=True)
     kind = "result" if project.state == "publicity" else "documents"
     bidder_org = next((int(m.org_id) for m in actor.principal.memberships if m.role is Role.BIDDER), None)
     if bidder_org is None:
