@@ -6,6 +6,7 @@ import typer
 
 from sunbid.archive.cli import app as archive_app
 from sunbid.calendar.cli import calendar_app, rules_app
+from sunbid.draws.cli import app as draw_app
 from sunbid.identity.cli import admin_app, cert_app
 from sunbid.ledger.cli import app as log_app
 from sunbid.platform.cli import db_app, serve, worker
@@ -24,6 +25,7 @@ app.add_typer(log_app, name="log")
 app.add_typer(archive_app, name="archive")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(rules_app, name="rules")
+app.add_typer(draw_app, name="draw")
 app.command("serve")(serve)
 app.command("worker")(worker)
 
