@@ -22,6 +22,8 @@ from sunbid.identity.auth import CSRF_COOKIE, SESSION_COOKIE
 from sunbid.identity.models import Organisation
 from sunbid.identity.service import Actor
 from sunbid.platform.deps import client_ip, request_context
+from sunbid.portal import pages as portal_pages
+from sunbid.projects import pages as project_pages
 from sunbid.web import i18n
 from sunbid.web.render import STATIC_DIR, error_status, error_text, render_page
 from sunbid.web.roles import role_homes
@@ -82,9 +84,7 @@ def me(request: Request) -> Response:
     if actor is None:
         return _see_other("/login?next=/me")
     memberships = sorted(actor.principal.memberships, key=lambda m: (m.org_id, m.role.value))
-    return render_page(
-        request, "me.html", {"memberships": memberships, "org_names": _org_names(request, actor)}
-    )
+    return render_page(request, "me.html", {"memberships": memberships, "org_names": _org_names(request, actor)})
 
 
 # --- login -------------------------------------------------------------------------------------------------
@@ -299,6 +299,8 @@ def switch_language(
 def install_pages(app: FastAPI) -> None:
     """Add the pages and the static files (``/static``, served by sunbid itself: no CDN) to ``app``."""
     app.include_router(router)
+    project_pages.install(app)
+    portal_pages.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     def html_problem(request: Request, status: int, message: str) -> Response:
