@@ -285,3 +285,14 @@ def test_unknown_page_in_a_browser_is_an_html_page_in_chinese(client: TestClient
     assert "请求的资源不存在" in r.text and 'lang="zh-CN"' in r.text
     api = client.get("/api/v1/no-such-thing", headers={"Accept": "text/html"})
     assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_navigation_shows_the_pages_each_role_works_on(platform: Platform, client: TestClient) -> None:
+    build_world(platform)
+    anonymous = client.get("/").text
+    assert 'href="/portal"' in anonymous and 'href="/projects"' not in anonymous
+    r = client.get("/login")
+    token = r.cookies.get("sunbid_csrf") or client.cookies.get("sunbid_csrf")
+    client.post("/login", data={"username": "operator", "password": PASSWORD, "csrf_token": token})
+    page = client.get("/").text
+    assert 'href="/projects"' in page and 'href="/centre/projects"' in page and "项目受理" in page

@@ -92,7 +92,9 @@ def page_context(request: Request) -> dict[str, Any]:
         text = str(value.label_en)
         return text[:1].upper() + text[1:]
 
+    actor = page_session(request).actor
     return {
+        "nav_links": nav_links(actor),
         "request": request,
         "lang": lang,
         "english": tr.english,
@@ -100,7 +102,7 @@ def page_context(request: Request) -> dict[str, Any]:
         "gettext": tr.gettext,
         "ngettext": tr.ngettext,
         "label": label,
-        "actor": page_session(request).actor,
+        "actor": actor,
         "csrf_token": token,
         "platform_name": PLATFORM_NAME_EN if tr.english else PLATFORM_NAME_ZH,
         "centre_name": platform.settings.centre_name,
@@ -127,3 +129,17 @@ def render_page(
     if set_cookie:
         set_csrf_cookie(response, platform_of(request), token)
     return response
+
+
+_WORKING_ROLES = frozenset({"tenderer", "agency", "operator", "admin", "regulator", "expert"})
+
+
+def nav_links(actor: Any) -> list[tuple[str, str]]:
+    """The main navigation for this visitor: (path, English msgid); the template translates the labels."""
+    links = [("/portal", "Announcements")]
+    roles = set() if actor is None else {m.role.value for m in actor.principal.memberships}
+    if roles & _WORKING_ROLES:
+        links.append(("/projects", "My projects"))
+    if roles & {"operator", "admin"}:
+        links.append(("/centre/projects", "Project acceptance"))
+    return links
