@@ -69,10 +69,10 @@ def test_login_page_is_english_with_the_language_cookie(client: TestClient) -> N
     assert r.headers["content-language"] == "en"
 
 
-def test_accept_language_counts_only_without_a_cookie(client: TestClient) -> None:
-    assert '<html lang="en">' in client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).text
-    client.cookies.set("sunbid_lang", "zh-CN")
+def test_pages_are_chinese_first_whatever_the_browser_says(client: TestClient) -> None:
     assert '<html lang="zh-CN">' in client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).text
+    client.cookies.set("sunbid_lang", "en")
+    assert '<html lang="en">' in client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text
 
 
 def test_language_switch_remembers_the_choice_and_goes_back(client: TestClient) -> None:

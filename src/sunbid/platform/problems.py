@@ -74,8 +74,7 @@ def problem_response(
 ) -> Response:
     english = wants_english(request)
     if _wants_html_page(request):
-        message = message_en if english else message_zh
-        page: Response = request.app.state.html_problem(request, status, message)
+        page: Response = request.app.state.html_problem(request, status, message_zh, message_en)
         return page
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,

@@ -32,8 +32,6 @@ from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 from starlette.requests import Request
 
-from sunbid.platform.problems import wants_english
-
 LANG_COOKIE = "sunbid_lang"
 DEFAULT_LANG = "zh-CN"
 LANGUAGES: dict[str, str] = {"zh-CN": "zh_CN", "en": "en"}  # page language → gettext locale directory
@@ -56,8 +54,12 @@ def N_(msgid: str) -> str:
 
 
 def negotiate(request: Request) -> str:
-    """The page language: the ``sunbid_lang`` cookie, else Accept-Language, else Chinese."""
-    return "en" if wants_english(request) else DEFAULT_LANG
+    """The page language: Chinese first; English only when the visitor chose it with the switch (cookie).
+
+    A browser's Accept-Language is not enough: a Chinese user's browser often says ``en-US``, and pages of a
+    Chinese trading centre are read in Chinese unless someone asks otherwise.
+    """
+    return normalise(request.cookies.get(LANG_COOKIE)) or DEFAULT_LANG
 
 
 def normalise(value: str | None) -> str | None:

@@ -303,7 +303,8 @@ def install_pages(app: FastAPI) -> None:
     portal_pages.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    def html_problem(request: Request, status: int, message: str) -> Response:
+    def html_problem(request: Request, status: int, message_zh: str, message_en: str) -> Response:
+        message = message_en if i18n.negotiate(request) == "en" else message_zh
         return render_page(request, "message.html", {"message": message, "back": "/"}, status_code=status)
 
     app.state.html_problem = html_problem
