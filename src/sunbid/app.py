@@ -93,6 +93,9 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
     from sunbid.projects.api import router as projects_router
 
     app.include_router(projects_router)
+    from sunbid.bidding.api import router as bids_router
+
+    app.include_router(bids_router)
     from sunbid.web.pages import install_pages
 
     install_pages(app)

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+from sunbid.bidding import models as bidding_models
+from sunbid.calendar import models as calendar_models
+from sunbid.identity import models as identity_models
+from sunbid.ledger import models as ledger_models
+from sunbid.notifications import models as notification_models
+from sunbid.platform import models as platform_models
 from sunbid.platform.db import Base
+from sunbid.projects import models as project_models
+
+#: Every module that declares tables; importing them registers the tables on ``Base.metadata``.
+MODEL_MODULES = (
+    bidding_models,
+    calendar_models,
+    identity_models,
+    ledger_models,
+    notification_models,
+    platform_models,
+    project_models,
+)
 
 metadata = Base.metadata
