@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from sunbid.archive.cli import app as archive_app
+from sunbid.bidding.cli import app as bidder_app
 from sunbid.calendar.cli import calendar_app, rules_app
 from sunbid.draws.cli import app as draw_app
 from sunbid.identity.cli import admin_app, cert_app
@@ -26,6 +27,7 @@ app.add_typer(archive_app, name="archive")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(rules_app, name="rules")
 app.add_typer(draw_app, name="draw")
+app.add_typer(bidder_app, name="bidder")
 app.command("serve")(serve)
 app.command("worker")(worker)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,3 +143,23 @@ def test_withdraw_then_three_bids_open_at_the_deadline(bidding: Bidding) -> None
     bidding.api.clock.set(bidding.deadline)
     bidding.api.platform.worker.run_once()
     assert bidding.api.state(bidding.pid) == "opening"
+
+
+def test_bidder_tool_verifies_a_receipt_offline_and_refuses_a_forged_one(bidding: Bidding, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sunbid.cli import app
+
+    uid = bidding.upload("bidder_a", bidding.seal("bidder_a"))
+    receipt = bidding.complete("bidder_a", uid).json()["receipt"]
+    key = bidding.api.get(None, "/log/head").json()["log"]["log_public_key"]
+    path = tmp_path / "receipt.json"
+    path.write_text(json.dumps(receipt, ensure_ascii=False), encoding="utf-8")
+    ok = CliRunner().invoke(app, ["bidder", "receipt", "verify", str(path), "--log-key", key, "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["ok"] is True
+    forged = json.loads(path.read_text(encoding="utf-8"))
+    forged["receipt"]["size"] += 1  # claim a different container size
+    path.write_text(json.dumps(forged), encoding="utf-8")
+    bad = CliRunner().invoke(app, ["bidder", "receipt", "verify", str(path), "--log-key", key, "--json"])
+    assert bad.exit_code == 1 and json.loads(bad.stdout)["ok"] is False
