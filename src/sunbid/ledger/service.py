@@ -8,12 +8,11 @@ finishes, the new tree head is signed and stored with it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sunbid.core.errors import Conflict, NotFound, ValidationFailed
@@ -456,11 +455,3 @@ class LedgerTransaction:
 def frontier_state(rng: merkle.CompactRange) -> list[str]:
     """The frontier as stored in ``ledger_state`` (hex strings, left to right)."""
     return [n.hex() for n in rng.nodes]
-
-
-def count_entries(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(LedgerEntry)) or 0)
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)

@@ -8,12 +8,12 @@ place that commits.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, String, TypeDecorator, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -63,9 +63,6 @@ JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 def json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-Code = String(64)
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -129,6 +126,3 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-AfterCommit = Callable[[], None]

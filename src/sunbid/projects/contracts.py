@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from sunbid.core.clock import to_local
-from sunbid.core.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from sunbid.core.errors import Conflict, Forbidden, Unauthenticated, ValidationFailed
 from sunbid.crypto.certificates import verify_certificate
 from sunbid.identity.domain import Role
 from sunbid.identity.models import Certificate, Organisation
@@ -225,10 +225,3 @@ def file_regulator_report(uow: UnitOfWork, actor: Actor, project_id: int) -> Pro
     project.facts = facts_to_json(with_facts(facts, regulator_report_at=uow.now))
     uow.audit("project:regulator_report", subject_type="project", subject_id=project.id, data={"code": project.code})
     return project
-
-
-def signatures(uow: UnitOfWork, project_id: int) -> list[ContractSignature]:
-    project = get_project(uow, project_id)
-    if project is None:
-        raise NotFound("project.not_found", "项目不存在。", "Project not found.")
-    return list(uow.session.scalars(select(ContractSignature).where(ContractSignature.project_id == project_id)))
