@@ -31,6 +31,7 @@ from sunbid.bidding.container_open import (
     open_bid,
     open_bid_from,
     read_header,
+    unwrap_content_key,
 )
 from sunbid.bidding.container_payload import DiscardSink, FileSink, MemorySink
 from sunbid.bidding.container_seal import Context, FileSource, SealedBid, SeekableReader, Writer, seal_bid, seal_bid_to
@@ -62,4 +63,5 @@ __all__ = [
     "read_header",
     "seal_bid",
     "seal_bid_to",
+    "unwrap_content_key",
 ]

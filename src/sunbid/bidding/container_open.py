@@ -185,16 +185,21 @@ def _content_key(
     context: Context,
     encryption_private: bytes | None,
     opening_private: bytes | None,
+    content_key: bytes | None = None,
 ) -> tuple[str, bytes]:
-    if (encryption_private is None) == (opening_private is None):
+    if sum(k is not None for k in (encryption_private, opening_private, content_key)) != 1:
         raise errors.bad_request(
-            "须且只须提供投标人加密私钥或开标私钥之一",
-            "give exactly one of encryption_private and opening_private",
+            "须且只须提供投标人加密私钥、开标私钥或内容密钥之一",
+            "give exactly one of encryption_private, opening_private and content_key",
         )
-    role, private = ("bidder", encryption_private) if encryption_private is not None else ("opening", opening_private)
-    assert private is not None
     if context_digest(suite, context) != header.context_digest:
         raise errors.context_mismatch()
+    if content_key is not None:
+        if len(content_key) != suite.key_size:
+            raise errors.wrong_key("bidder")
+        return "content_key", bytes(content_key)
+    role, private = ("bidder", encryption_private) if encryption_private is not None else ("opening", opening_private)
+    assert private is not None
     try:
         public = suite.encryption_public_key(private)
     except DomainError as exc:
@@ -211,6 +216,27 @@ def _content_key(
     if len(key) != suite.key_size:
         raise errors.bad_payload("content key has the wrong size")
     return role, key
+
+
+def unwrap_content_key(
+    suite: CryptoSuite | str,
+    data: bytes | bytearray | memoryview | Reader,
+    *,
+    context: Context,
+    encryption_private: bytes | None = None,
+    opening_private: bytes | None = None,
+) -> bytes:
+    """The content key of a container, unwrapped with the bidder's or the section's opening private key.
+
+    Only the header is read. This is what the bidder tool does on the bidder's machine during the decryption
+    window: the private key never leaves it, only the content key of this one bid is released to the platform,
+    which then opens the bid with ``open_bid_from(..., content_key=...)``. Raises like :func:`open_bid_from`.
+    """
+    chosen = resolve_suite(suite)
+    header = read_header(data)
+    if header.suite != chosen.name:
+        raise errors.suite_mismatch(header.suite, chosen.name)
+    return _content_key(chosen, header, context, encryption_private, opening_private)[1]
 
 
 @dataclass
@@ -255,6 +281,7 @@ def open_bid_from(
     *,
     encryption_private: bytes | None = None,
     opening_private: bytes | None = None,
+    content_key: bytes | None = None,
     context: Context,
     expected_hash: str | None = None,
     ca_cert_pem: str | bytes | None = None,
@@ -263,7 +290,8 @@ def open_bid_from(
 ) -> OpenedBid:
     """Open a container read from ``src``, streaming the documents to ``sink``; returns the manifest and checks.
 
-    Give exactly one key: the bidder's encryption private key or the section's opening private key. Raises
+    Give exactly one key: the bidder's encryption private key, the section's opening private key, or the content
+    key itself (released by the bidder, see :func:`unwrap_content_key`; a wrong one raises ``bid.wrong_key``). Raises
     ``bid.wrong_key``, ``bid.context_mismatch``, ``bid.suite_mismatch``, ``bid.unsupported_version``,
     ``bid.malformed``, ``bid.truncated``, ``bid.tampered`` (any changed byte, frames out of order, or a container
     hash other than ``expected_hash``), ``bid.bad_payload`` / ``bid.manifest_mismatch`` (authentic but
@@ -274,7 +302,15 @@ def open_bid_from(
     receipt; without it the manifest's own ``created_at`` (the bidder's clock) is used.
     """
     return _open(
-        suite, src, sink, encryption_private, opening_private, context, expected_hash, ca_cert_pem, now, max_size
+        suite,
+        src,
+        sink,
+        (encryption_private, opening_private, content_key),
+        context,
+        expected_hash,
+        ca_cert_pem,
+        now,
+        max_size,
     )
 
 
@@ -284,6 +320,7 @@ def open_bid(
     *,
     encryption_private: bytes | None = None,
     opening_private: bytes | None = None,
+    content_key: bytes | None = None,
     context: Context,
     expected_hash: str | None = None,
     ca_cert_pem: str | bytes | None = None,
@@ -293,7 +330,15 @@ def open_bid(
     """Open a container held in memory; the documents come back in ``OpenedBid.files`` (see :func:`open_bid_from`)."""
     sink = MemorySink()
     opened = _open(
-        suite, data, sink, encryption_private, opening_private, context, expected_hash, ca_cert_pem, now, max_size
+        suite,
+        data,
+        sink,
+        (encryption_private, opening_private, content_key),
+        context,
+        expected_hash,
+        ca_cert_pem,
+        now,
+        max_size,
     )
     return _with_files(opened, sink.files)
 
@@ -306,8 +351,7 @@ def _open(
     suite: CryptoSuite | str,
     data: bytes | bytearray | memoryview | Reader,
     sink: FileSink,
-    encryption_private: bytes | None,
-    opening_private: bytes | None,
+    keys: tuple[bytes | None, bytes | None, bytes | None],
     context: Context,
     expected_hash: str | None,
     ca_cert_pem: str | bytes | None,
@@ -315,7 +359,7 @@ def _open(
     max_size: int,
 ) -> OpenedBid:
     chosen, src, raw, header = _start(suite, data, max_size)
-    role, key = _content_key(chosen, header, context, encryption_private, opening_private)
+    role, key = _content_key(chosen, header, context, *keys)
     head = _Head()
 
     def on_head(manifest_json: bytes, signature: bytes, certificate: bytes, head_length: int) -> tuple[FileEntry, ...]:
@@ -345,6 +389,8 @@ def _open(
         try:
             plain = chosen.open(key, frame, frame_aad(header_digest, index, index == last))
         except DomainError as exc:
+            if index == 0 and role == "content_key":
+                raise errors.wrong_key("bidder") from exc
             raise errors.tampered("frame does not authenticate", frame=index) from exc
         del frame
         reader.feed(plain)

@@ -7,6 +7,7 @@ from sunbid.calendar import models as calendar_models
 from sunbid.identity import models as identity_models
 from sunbid.ledger import models as ledger_models
 from sunbid.notifications import models as notification_models
+from sunbid.opening import events as opening_events
 from sunbid.platform import models as platform_models
 from sunbid.platform.db import Base
 from sunbid.projects import models as project_models
@@ -18,6 +19,7 @@ MODEL_MODULES = (
     identity_models,
     ledger_models,
     notification_models,
+    opening_events,
     platform_models,
     project_models,
 )

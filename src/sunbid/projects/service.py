@@ -8,6 +8,7 @@ the facts the action records, let the pure engine decide, then store the new sta
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -335,6 +336,20 @@ def proposed_changes(
     return c
 
 
+TransitionHook = Callable[[UnitOfWork, Project, str, str, str], None]
+"""Called after every transition, in its transaction: ``(uow, project, from_state, to_state, action)``."""
+
+#: Other features react to the lifecycle here (opening keys at publication, the opening session at the deadline …);
+#: the platform container registers them at start-up, so the projects package imports none of them.
+TRANSITION_HOOKS: list[TransitionHook] = []
+
+
+def register_transition_hook(hook: TransitionHook) -> None:
+    """Add ``hook`` once (registering the same function again does nothing)."""
+    if hook not in TRANSITION_HOOKS:
+        TRANSITION_HOOKS.append(hook)
+
+
 def perform(
     uow: UnitOfWork,
     actor: Actor | None,
@@ -399,6 +414,8 @@ def perform(
         )
     )
     schedule_timed(uow, project)
+    for hook in TRANSITION_HOOKS:
+        hook(uow, project, from_state, outcome.new_state, action)
     if action == "confirm_award":
         schedule_contract_reminder(uow, project)
     if outcome.new_state == "archived":

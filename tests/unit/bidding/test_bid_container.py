@@ -345,3 +345,30 @@ def test_sealing_is_bound_to_the_bidder_in_the_header() -> None:
         world.suite, data, opening_private=world.opening.private, context=CONTEXT, ca_cert_pem=world.ca.certificate_pem
     )
     assert opened.signature_problem == "cert.wrong_issuer"
+
+
+def test_a_released_content_key_opens_the_bid_and_a_wrong_one_is_refused(world: World) -> None:
+    from sunbid.bidding.container import unwrap_content_key
+
+    data = world.seal(FILES, chunk_size=16 * 1024)
+    key = unwrap_content_key(world.suite, data, context=CONTEXT, encryption_private=world.a.encryption.private)
+    assert key == unwrap_content_key(world.suite, data, context=CONTEXT, opening_private=world.opening.private)
+
+    opened = open_bid(world.suite, data, content_key=key, context=CONTEXT)
+    assert opened.opened_as == "content_key"
+    assert dict(opened.files) == FILES
+    assert opened.signature_valid
+
+    wrong = bytes(b ^ 1 for b in key)
+    with pytest.raises(DomainError) as exc:
+        open_bid(world.suite, data, content_key=wrong, context=CONTEXT)
+    assert _code(exc) == "bid.wrong_key"
+    with pytest.raises(DomainError) as exc:
+        open_bid(world.suite, data, content_key=key[:-1], context=CONTEXT)
+    assert _code(exc) == "bid.wrong_key"
+    with pytest.raises(DomainError) as exc:
+        open_bid(world.suite, data, content_key=key, context=CONTEXT + "-other")
+    assert _code(exc) == "bid.context_mismatch"
+    with pytest.raises(DomainError) as exc:
+        open_bid(world.suite, data, content_key=key, encryption_private=world.a.encryption.private, context=CONTEXT)
+    assert _code(exc) == "bid.bad_request"
