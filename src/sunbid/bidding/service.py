@@ -46,6 +46,24 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 EligibilityCheck = Callable[[UnitOfWork, Project, Section, Organisation], DomainError | None]
 ELIGIBILITY_CHECKS: list[EligibilityCheck] = []
 
+#: What the opening record shows as a bidder's deposit status (保证金状态), filled in by the deposits feature:
+#: each provider returns ``(code, label_zh, label_en)`` — e.g. ``("paid", "已缴纳", "paid")``, ``("guarantee",
+#: "电子保函", "guarantee")``, ``("missing", "未缴纳", "not paid")`` — or None when it has nothing to say. The
+#: providers answer only "is this bidder's deposit in order"; before opening nobody else may ask.
+DepositStatus = Callable[[UnitOfWork, Project, Section, Organisation], tuple[str, str, str] | None]
+DEPOSIT_STATUS_PROVIDERS: list[DepositStatus] = []
+
+NO_DEPOSIT_STATUS = ("not_checked", "未接入保证金系统", "not checked")
+
+
+def deposit_status(uow: UnitOfWork, project: Project, section: Section, org: Organisation) -> tuple[str, str, str]:
+    """The first provider's answer, or :data:`NO_DEPOSIT_STATUS` when no provider knows."""
+    for provider in DEPOSIT_STATUS_PROVIDERS:
+        answer = provider(uow, project, section, org)
+        if answer is not None:
+            return answer
+    return NO_DEPOSIT_STATUS
+
 
 # --- errors ------------------------------------------------------------------------------------------------
 
