@@ -8,6 +8,7 @@ from sunbid.archive.cli import app as archive_app
 from sunbid.bidding.cli import app as bidder_app
 from sunbid.calendar.cli import calendar_app, rules_app
 from sunbid.draws.cli import app as draw_app
+from sunbid.evaluation.cli import app as calc_app
 from sunbid.identity.cli import admin_app, cert_app
 from sunbid.ledger.cli import app as log_app
 from sunbid.platform.cli import db_app, serve, worker
@@ -28,6 +29,7 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(rules_app, name="rules")
 app.add_typer(draw_app, name="draw")
 app.add_typer(bidder_app, name="bidder")
+app.add_typer(calc_app, name="calc")
 app.command("serve")(serve)
 app.command("worker")(worker)
 

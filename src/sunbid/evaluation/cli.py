@@ -1,0 +1,348 @@
+"""``sunbid calc …``: the evaluation calculator for agencies and experts (offline, no database).
+
+* ``price-scores`` — benchmark price, deviations, price scores, evaluated prices, ranks and rejected bids of a
+  bids CSV under a method file (``docs/evaluation-methods.md``);
+* ``evaluate`` — totals (experts' scores from a scores CSV), ranking, tie rules, candidates and the score
+  deviations that need a written reason (E-4);
+* ``check-method`` — validate a method file and print it normalised;
+* ``methods`` — list the example methods shipped with sunbid (usable by name with ``--method``);
+* ``committee`` — check an evaluation committee's composition.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from sunbid.draws.record import MAX_RECORD_BYTES
+from sunbid.draws.verify import verify_record_json
+from sunbid.evaluation.committee import Member, Sector, check_committee, required_members
+from sunbid.evaluation.csvfiles import ScoreSheet, parse_bids_csv, parse_scores_csv
+from sunbid.evaluation.jsonread import to_decimal
+from sunbid.evaluation.methods import (
+    MAX_METHOD_BYTES,
+    EvaluationMethod,
+    dec_text,
+    load_method_json,
+    load_packaged_method,
+    packaged_method_names,
+)
+from sunbid.evaluation.price import PriceResult, compute_prices
+from sunbid.evaluation.scoring import detect_deviations, evaluate
+from sunbid.platform.clikit import JsonOpt, console, emit_json, fail, handle_errors, table
+
+app = typer.Typer(
+    help="评标计算器：价格分、综合得分与排序、评标办法校验、评标委员会 / evaluation calculator",
+    no_args_is_help=True,
+)
+
+MethodOpt = typer.Option(..., "--method", help="评标办法 JSON 文件，或示例名 / method file (JSON) or example name")
+
+
+def _read(path: Path, limit: int, what_zh: str, what_en: str, as_json: bool) -> bytes:
+    try:
+        if path.stat().st_size > limit:
+            fail(
+                "calc.too_large",
+                f"{what_zh} {path} 超过 {limit} 字节",
+                f"{what_en} {path} is larger than {limit} bytes",
+                as_json=as_json,
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        fail(
+            "calc.unreadable",
+            f"无法读取{what_zh} {path}：{reason}",
+            f"cannot read {what_en} {path}: {reason}",
+            as_json=as_json,
+        )
+        raise AssertionError("unreachable") from exc
+
+
+def _method(spec: str, as_json: bool) -> EvaluationMethod:
+    path = Path(spec)
+    if not path.exists() and spec in packaged_method_names():
+        return load_packaged_method(spec)
+    return load_method_json(_read(path, MAX_METHOD_BYTES, "评标办法文件", "method file", as_json))
+
+
+def _decimal_opt(value: str | None, option: str) -> Decimal | None:
+    return None if value is None else to_decimal(value, option)
+
+
+def _drawn_from_record(path: Path, method: EvaluationMethod, as_json: bool) -> Decimal:
+    """K from a coefficient draw record, verified offline first (``sunbid draw verify``)."""
+    result = verify_record_json(_read(path, MAX_RECORD_BYTES, "抽取记录", "draw record", as_json))
+    record = result.record
+    if not result.ok or record is None or result.recomputed_result is None:
+        codes = ", ".join(result.codes()) or "-"
+        fail(
+            "calc.draw_record_invalid",
+            f"抽取记录 {path} 未通过校验（{codes}）",
+            f"the draw record {path} does not verify ({codes})",
+            as_json=as_json,
+        )
+        raise AssertionError("unreachable")
+    if record.purpose != "coefficient" or len(result.recomputed_result) != 1:
+        fail(
+            "calc.not_a_coefficient_draw", "该记录不是系数抽取", "the record is not a coefficient draw", as_json=as_json
+        )
+    rule = method.coefficient
+    declared = set() if rule is None else set(rule.values)
+    if {Decimal(c) for c in record.candidates} != declared:
+        fail(
+            "calc.draw_record_mismatch",
+            "抽取记录的候选系数与评标办法声明的不一致",
+            "the draw record's candidate values differ from the method's coefficient values",
+            as_json=as_json,
+        )
+    return Decimal(result.recomputed_result[0])
+
+
+def _s(value: Decimal | None) -> str:
+    return "" if value is None else dec_text(value)
+
+
+KOpt = typer.Option(None, "--k", help="开标时抽取的系数 K（或下浮率 r）/ the drawn coefficient")
+DrawRecordOpt = typer.Option(
+    None, "--draw-record", help="开标系数抽取记录（先离线校验，再取其结果为 K）/ verified coefficient draw record"
+)
+MaxPriceOpt = typer.Option(None, "--max-price", help="最高投标限价（元）/ maximum price (yuan)")
+
+
+def _prices(
+    method: EvaluationMethod,
+    bids_csv: Path,
+    k: str | None,
+    draw_record: Path | None,
+    max_price: str | None,
+    as_json: bool,
+) -> PriceResult:
+    drawn = _decimal_opt(k, "--k")
+    if draw_record is not None:
+        from_record = _drawn_from_record(draw_record, method, as_json)
+        if drawn is not None and drawn != from_record:
+            fail(
+                "calc.k_conflict",
+                f"--k {k} 与抽取记录的结果 {from_record} 不一致",
+                f"--k {k} differs from the draw record's result {from_record}",
+                as_json=as_json,
+            )
+        drawn = from_record
+    bids = parse_bids_csv(_read(bids_csv, 4 << 20, "投标报价文件", "bids file", as_json), method)
+    return compute_prices(method, bids, drawn=drawn, max_price=_decimal_opt(max_price, "--max-price"))
+
+
+@app.command("price-scores")
+@handle_errors
+def price_scores(
+    bids_csv: Path = typer.Argument(..., help="投标报价 CSV（bidder,price[,small_enterprise,…]）/ bids CSV"),
+    method_spec: str = MethodOpt,
+    k: str = KOpt,
+    draw_record: Path = DrawRecordOpt,
+    max_price: str = MaxPriceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """计算评标基准价、偏差率、价格得分、评审价格与排名 / benchmark, deviations, price scores and ranks."""
+    method = _method(method_spec, as_json)
+    result = _prices(method, bids_csv, k, draw_record, max_price, as_json)
+    if as_json:
+        emit_json({"ok": True, "method_kind": method.kind, "method_name_zh": method.name_zh, **result.to_dict()})
+        return
+    console.print(f"[bold]{escape(method.name_zh)}[/]（{method.kind_zh} / {method.kind_en}）")
+    if result.max_price is not None:
+        console.print(f"最高投标限价 maximum price: {dec_text(result.max_price)} 元")
+    if result.benchmark is not None:
+        for step in result.benchmark.steps:
+            console.print(f"  {escape(step)}")
+    if result.lowest_evaluated_price is not None and method.price.formula != "deviation":
+        console.print(f"最低评审价格 lowest evaluated price: {dec_text(result.lowest_evaluated_price)} 元")
+    columns = [
+        "排名",
+        "投标人",
+        "投标报价(元)",
+        "政策扣除",
+        "偏差调整",
+        "评审价格(元)",
+        "偏差率(%)",
+        "价格得分",
+        "计入平均",
+    ]
+    rows: list[list[Any]] = []
+    for ln in result.lines:
+        delta = "" if ln.deviation is None else f"{ln.deviation:.4f}"
+        in_avg = "" if result.benchmark is None else ("是" if ln.in_average else "否")
+        rows.append(
+            [
+                ln.rank,
+                ln.bidder,
+                dec_text(ln.price),
+                _s(ln.deduction) if ln.deduction else "",
+                _s(ln.adjustment) if ln.adjustment else "",
+                dec_text(ln.evaluated_price),
+                delta,
+                _s(ln.price_score),
+                in_avg,
+            ]
+        )
+    used = [i for i in range(len(columns)) if i < 3 or any(r[i] != "" for r in rows)]
+    table("价格评审表 Price evaluation", [columns[i] for i in used], [[r[i] for i in used] for r in rows])
+    for r in result.rejected:
+        console.print(f"[red]否决 rejected[/] {escape(r.bidder)}：{escape(r.reason_zh)}")
+
+
+@app.command("evaluate")
+@handle_errors
+def evaluate_cmd(
+    bids_csv: Path = typer.Argument(..., help="投标报价 CSV / bids CSV"),
+    method_spec: str = MethodOpt,
+    scores_csv: Path = typer.Option(None, "--scores", help="评分 CSV（expert,bidder,item,score）/ scores CSV"),
+    k: str = KOpt,
+    draw_record: Path = DrawRecordOpt,
+    max_price: str = MaxPriceOpt,
+    abnormal: list[str] = typer.Option(
+        [], "--abnormal", help="评分被认定异常、以其他成员平均分替换的成员（可重复）/ abnormal member (repeatable)"
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """汇总得分、排序、并列规则、中标候选人，并列出需说明理由的偏离评分 / totals, ranking, candidates, deviations."""
+    method = _method(method_spec, as_json)
+    prices = _prices(method, bids_csv, k, draw_record, max_price, as_json)
+    sheet = ScoreSheet((), {}, ())
+    if scores_csv is not None:
+        sheet = parse_scores_csv(_read(scores_csv, 4 << 20, "评分文件", "scores file", as_json), method)
+        sheet = sheet.without({r.bidder for r in prices.rejected})
+    elif method.scored:
+        fail("calc.scores_missing", "综合评分类方法须提供 --scores", "a scored method needs --scores", as_json=as_json)
+    result = evaluate(method, prices, sheet.scores, sheet.objective, experts=sheet.experts, abnormal_members=abnormal)
+    interventions = detect_deviations(method.deviation, method.items, sheet.scores) if method.deviation else []
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "prices": prices.to_dict(),
+                "evaluation": result.to_dict(),
+                "interventions": [i.to_dict() for i in interventions],
+            }
+        )
+        return
+    console.print(f"[bold]{escape(method.name_zh)}[/]（{method.kind_zh} / {method.kind_en}）")
+    if prices.benchmark is not None:
+        console.print(f"评标基准价 benchmark: {dec_text(prices.benchmark.benchmark)} 元")
+    kinds = [f for f in method.factors if f.kind != "price"]
+    columns = ["排名", "投标人", "评审价格(元)", *[f.name_zh for f in kinds], "价格得分", "总分"]
+    rows: list[list[Any]] = [
+        [
+            r.rank,
+            r.bidder,
+            dec_text(r.evaluated_price),
+            *[_s(r.factor_scores.get(f.id)) for f in kinds],
+            _s(r.price_score),
+            _s(r.total),
+        ]
+        for r in result.rows
+    ]
+    table("评标结果 Evaluation result", columns, rows)
+    console.print(f"中标候选人 candidates: {escape('、'.join(result.candidates)) or '-'}")
+    if result.undecided:
+        console.print(f"[yellow]并列待定 undecided tie:[/] {escape('、'.join(result.undecided))}")
+    for r in prices.rejected:
+        console.print(f"[red]否决 rejected[/] {escape(r.bidder)}：{escape(r.reason_zh)}")
+    for i in interventions:
+        console.print(
+            f"[yellow]评分偏离 deviation[/] 专家 {escape(i.expert)} 对 {escape(i.bidder)} 的 {escape(i.item)} 评 "
+            f"{dec_text(i.score)} 分，均值 {i.to_dict()['mean']}，须书面说明理由 / a written reason is required"
+        )
+
+
+@app.command("check-method")
+@handle_errors
+def check_method(
+    method_spec: str = typer.Argument(..., help="评标办法 JSON 文件，或示例名 / method file or example name"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """校验评标办法文件（字段、权重、法定范围）/ validate a method file (fields, weights, legal ranges)."""
+    method = _method(method_spec, as_json)
+    if as_json:
+        emit_json({"ok": True, "method": method.to_dict()})
+        return
+    pw = method.price_weight
+    rows: list[list[Any]] = [
+        ["标识 id", method.id],
+        ["名称 name", f"{method.name_zh} {method.name_en}".strip()],
+        ["方法 kind", f"{method.kind_zh}（{method.kind}）"],
+        ["行业 sector", method.sector],
+        ["价格公式 formula", method.price.formula],
+        ["价格权重 price weight", "" if pw is None else f"{pw:.2%}"],
+        ["候选人数 candidates", method.candidates],
+        ["并列规则 ties", ", ".join(method.ties) or "并列 tied"],
+    ]
+    if method.coefficient is not None:
+        rows.append(["抽取系数 coefficient", ", ".join(dec_text(v) for v in method.coefficient.values)])
+    for f in method.factors:
+        weight = f" × {dec_text(f.weight)}" if method.aggregation == "weighted" else ""
+        rows.append([f"因素 {f.id}", f"{f.name_zh}：{dec_text(f.max_points)} 分{weight}，{len(f.items)} 项"])
+    table("评标办法 Evaluation method", ["项 field", "值 value"], rows)
+    console.print("[green]评标办法有效 the method is valid[/]")
+
+
+@app.command("methods")
+@handle_errors
+def methods(as_json: bool = JsonOpt) -> None:
+    """列出随 sunbid 提供的示例评标办法 / list the example methods shipped with sunbid."""
+    listing = []
+    for name in packaged_method_names():
+        m = load_packaged_method(name)
+        listing.append({"name": name, "kind": m.kind, "kind_zh": m.kind_zh, "name_zh": m.name_zh})
+    if as_json:
+        emit_json(listing)
+        return
+    table(
+        "示例评标办法 Example methods",
+        ["名称 name", "方法 kind", "说明"],
+        [[x["name"], x["kind_zh"], x["name_zh"]] for x in listing],
+    )
+
+
+@app.command("committee")
+@handle_errors
+def committee(
+    members: int = typer.Option(..., "--members", min=0, max=101, help="成员总数 / number of members"),
+    experts: int = typer.Option(..., "--experts", min=0, max=101, help="其中专家人数 / of whom experts"),
+    sector: str = typer.Option("engineering", "--sector", help="engineering 或 procurement"),
+    budget: str = typer.Option(None, "--budget", help="采购预算（元）/ procurement budget (yuan)"),
+    complex_project: bool = typer.Option(False, "--complex", help="技术复杂或社会影响较大 / complex or high impact"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """检查评标委员会组成（单数、≥5 人、专家 ≥ 2/3；大型采购 ≥7 人）/ check a committee's composition."""
+    if sector not in ("engineering", "procurement"):
+        fail(
+            "calc.bad_sector",
+            "--sector 须为 engineering 或 procurement",
+            "--sector must be engineering or procurement",
+            as_json=as_json,
+        )
+    if experts > members:
+        fail("calc.bad_counts", "专家人数不能多于成员总数", "experts cannot outnumber the members", as_json=as_json)
+    panel = [Member(f"m{i}", "expert" if i < experts else "representative") for i in range(members)]
+    kind: Sector = "procurement" if sector == "procurement" else "engineering"
+    amount = _decimal_opt(budget, "--budget")
+    problems = check_committee(panel, sector=kind, budget=amount, complex_project=complex_project)
+    minimum, source = required_members(kind, budget=amount, complex_project=complex_project)
+    if as_json:
+        emit_json(
+            {"ok": not problems, "minimum": minimum, "source": source, "problems": [p.to_dict() for p in problems]}
+        )
+    else:
+        console.print(f"最少人数 minimum: {minimum}（{escape(source)}）")
+        for p in problems:
+            console.print(f"[red]✗[/] {escape(p.message_zh)} / {escape(p.message_en)}")
+        if not problems:
+            console.print("[green]组成合法 the committee is lawful[/]")
+    if problems:
+        raise typer.Exit(1)

@@ -1,0 +1,303 @@
+"""Method definitions as data: the shipped examples load; every broken rule is refused naming its field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from tests.unit.evaluation.support import build, deviation_def, gp_def
+
+from sunbid.core.errors import ValidationFailed
+from sunbid.evaluation.methods import (
+    FORMAT,
+    load_method_json,
+    load_packaged_method,
+    packaged_method_names,
+    parse_method,
+    price_weight_range,
+)
+
+
+def _refused(data: Any) -> ValidationFailed:
+    with pytest.raises(ValidationFailed) as info:
+        parse_method(copy.deepcopy(data))
+    return info.value
+
+
+def test_every_shipped_example_is_valid_and_covers_every_kind() -> None:
+    names = packaged_method_names()
+    methods = [load_packaged_method(n) for n in names]
+    assert {m.kind for m in methods} == {
+        "comprehensive",
+        "lowest_evaluated_price",
+        "reasonable_low_price",
+        "gp_lowest_price",
+        "gp_comprehensive",
+    }
+    assert all(m.id == n for m, n in zip(methods, names, strict=True))
+
+
+def test_decimals_are_exact_from_json_numbers_and_strings() -> None:
+    data = deviation_def(above_per_percent=0.3, below_per_percent="0.1")
+    method = load_method_json(json.dumps(data).replace('"0.1"', "0.1"))
+    assert method.price.above_per_percent == Decimal("0.3")
+    assert method.price.below_per_percent == Decimal("0.1")
+    assert str(method.price.above_per_percent) == "0.3"  # not 0.299999…
+
+
+def test_python_floats_are_refused() -> None:
+    err = _refused(deviation_def(above_per_percent=0.3))
+    assert err.code == "method.bad_decimal"
+    assert err.details["field"] == "price.above_per_percent"
+
+
+def test_to_dict_is_json_ready() -> None:
+    data = load_packaged_method("gp-comprehensive-goods").to_dict()
+    assert json.loads(json.dumps(data))["factors"][2]["weight"] == "0.3"
+    assert data["format"] == FORMAT and data["sector"] == "procurement"
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "field"),
+    [
+        (lambda d: d.pop("kind"), "method.missing_field", "kind"),
+        (lambda d: d.update(kind="cheapest"), "method.bad_choice", "kind"),
+        (lambda d: d.update(format="v0"), "method.bad_format", "format"),
+        (lambda d: d.update(colour="red"), "method.unknown_field", "colour"),
+        (lambda d: d.update(min_price="100"), "method.min_price_forbidden", "min_price"),
+        (lambda d: d["price"].update(min_price="100"), "method.min_price_forbidden", "price.min_price"),
+        (lambda d: d["price"].update(above_per_percent="0.2"), "method.a_less_than_b", "price.above_per_percent"),
+        (lambda d: d["price"].update(s_min="100"), "method.s_min", "price.s_min"),
+        (lambda d: d["price"].update(below_per_percent="abc"), "method.bad_decimal", "price.below_per_percent"),
+        (lambda d: d["price"].update(below_per_percent="1e3"), "method.bad_decimal", "price.below_per_percent"),
+        (lambda d: d["price"].update(band={"low": "1", "high": "2"}), "method.out_of_range", "price.band.low"),
+        (lambda d: d["price"].update(fraction="round"), "method.bad_choice", "price.fraction"),
+        (lambda d: d["price"].update(formula="lowest_ratio"), "method.formula_for_kind", "price.formula"),
+        (lambda d: d["price"].pop("benchmark"), "method.missing_field", "price.benchmark"),
+        (
+            lambda d: d["price"]["benchmark"].update(
+                coefficient={"apply": "multiply", "values": {"from": "0.95", "to": "0.98", "step": "0.007"}}
+            ),
+            "method.bad_range",
+            "price.benchmark.coefficient.values",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(coefficient={"apply": "multiply", "values": ["0.95", "0.95"]}),
+            "method.duplicate_value",
+            "price.benchmark.coefficient.values",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(coefficient={"apply": "multiply", "values": ["3"]}),
+            "method.out_of_range",
+            "price.benchmark.coefficient.values",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(max_price_weighting={"q1": "0.7", "k1": "K", "k2": "0.9"}),
+            "method.drawn_k_missing",
+            "price.benchmark.coefficient",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(max_price_weighting={"q1": "1.2", "k1": "1", "k2": "0.9"}),
+            "method.out_of_range",
+            "price.benchmark.max_price_weighting.q1",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(screening={"kind": "band", "percent": "0"}),
+            "method.out_of_range",
+            "price.benchmark.screening.percent",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(screening={"kind": "composite", "mean_weight": "0.6"}),
+            "method.weights_sum",
+            "price.benchmark.screening.max_weight",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(composite=[{"source": "average", "weight": "0.9"}]),
+            "method.weights_sum",
+            "price.benchmark.composite",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(
+                composite=[{"source": "average", "weight": "0.5"}, {"source": "average", "weight": "0.5"}]
+            ),
+            "method.duplicate_id",
+            "price.benchmark.composite[1].source",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(composite=[{"source": "average", "weight": "1", "k": "K"}]),
+            "method.drawn_k_missing",
+            "price.benchmark.coefficient",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(
+                composite=[{"source": "median", "weight": "1"}],
+            ),
+            "method.bad_choice",
+            "price.benchmark.composite[0].source",
+        ),
+        (
+            lambda d: d["price"]["benchmark"].update(
+                composite=[{"source": "average", "weight": "1"}],
+                max_price_weighting={"q1": "0.5", "k1": "1", "k2": "1"},
+            ),
+            "method.two_formulas",
+            "price.benchmark.composite",
+        ),
+        (lambda d: d.update(policy={"small_enterprise_deduction": "0.1"}), "method.policy_for_sector", "policy"),
+        (lambda d: d.update(candidates=4), "method.out_of_range", "candidates"),
+        (lambda d: d.update(ties=["technical_high"]), "method.bad_ties", "ties"),
+        (lambda d: d.update(ties=["fastest"]), "method.bad_ties", "ties"),
+        (
+            lambda d: d.update(
+                aggregation="points", factors=[{"id": "p", "kind": "price", "name_zh": "价", "max_points": "100"}]
+            ),
+            "method.factors_for_kind",
+            "factors",
+        ),
+        (
+            lambda d: d.update(adjustments=[{"id": "x", "name_zh": "x", "unit": "amount"}]),
+            "method.adjustments_for_kind",
+            "adjustments",
+        ),
+        (lambda d: d.update(sector="procurement"), "method.sector_mismatch", "sector"),
+        (
+            lambda d: d.update(deviation={"basis": "points", "threshold": "0"}),
+            "method.out_of_range",
+            "deviation.threshold",
+        ),
+    ],
+)
+def test_engineering_definition_errors_name_the_field(change: Any, code: str, field: str) -> None:
+    data = deviation_def()
+    change(data)
+    err = _refused(data)
+    assert (err.code, err.details.get("field")) == (code, field)
+    assert field in err.message_zh and field in err.message_en
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "field"),
+    [
+        (lambda d: d["factors"][0].update(weight="0.6"), "method.weights_sum", "factors"),
+        (lambda d: d["factors"][0]["items"][0].update(max_points="50"), "method.items_sum", "factors[0].items"),
+        (lambda d: d["factors"][2].update(max_points="60"), "method.price_scale", "factors[2].max_points"),
+        (lambda d: d["factors"].pop(2), "method.price_factor", "factors"),
+        (
+            lambda d: d["factors"][2].update(items=[{"id": "x", "name_zh": "x", "max_points": "1"}]),
+            "method.price_items",
+            "factors[2].items",
+        ),
+        (lambda d: d["factors"][1].update(items=[]), "method.no_items", "factors[1].items"),
+        (lambda d: d["factors"][1].update(id="technical"), "method.duplicate_id", "factors[1].id"),
+        (lambda d: d["factors"][0]["items"][1].update(id="spec"), "method.duplicate_id", "factors[0].items[1].id"),
+        (lambda d: d["factors"][0]["items"][1].update(id="Bad Id"), "method.bad_id", "factors[0].items[1].id"),
+        (lambda d: d.update(ties=["evaluated_price_low"]), "method.gp_ties", "ties"),
+        (lambda d: d.update(ties=[]), "method.gp_ties", "ties"),
+        (lambda d: d.update(category="works"), "method.gp_works", "category"),
+        (
+            lambda d: d.update(policy={"small_enterprise_deduction": "0.09"}),
+            "method.out_of_range",
+            "policy.small_enterprise_deduction",
+        ),
+        (
+            lambda d: d.update(policy={"small_enterprise_deduction": "0.21"}),
+            "method.out_of_range",
+            "policy.small_enterprise_deduction",
+        ),
+        (lambda d: d.update(max_price="100.001"), "method.bad_money", "max_price"),
+        (lambda d: d["price"].update(formula="deviation"), "method.formula_for_kind", "price.formula"),
+        (lambda d: d.update(aggregation="points"), "method.weight_in_points", "factors[0].weight"),
+        (
+            lambda d: (d["factors"][2].update(max_points="50"), d["price"].update(s_max="50")),
+            "method.unequal_scales",
+            "factors",
+        ),
+    ],
+)
+def test_procurement_definition_errors_name_the_field(change: Any, code: str, field: str) -> None:
+    data = gp_def()
+    change(data)
+    err = _refused(data)
+    assert (err.code, err.details.get("field")) == (code, field)
+
+
+def _with_price_weight(weight: str, category: str, procedure: str) -> dict[str, Any]:
+    rest = (Decimal(1) - Decimal(weight)) / 2
+    data = gp_def(category=category, procedure=procedure)
+    data["factors"][0]["weight"] = str(rest)
+    data["factors"][1]["weight"] = str(rest)
+    data["factors"][2]["weight"] = weight
+    return data
+
+
+@pytest.mark.parametrize(
+    ("category", "procedure", "ok", "bad"),
+    [
+        ("goods", "tender", ["0.30", "0.50", "0.90"], ["0.28", "0.10"]),
+        ("services", "tender", ["0.10", "0.30"], ["0.08"]),
+        ("goods", "consultation", ["0.30", "0.60"], ["0.28", "0.62"]),
+        ("services", "consultation", ["0.10", "0.30"], ["0.08", "0.32"]),
+    ],
+)
+def test_procurement_price_weight_must_be_in_the_legal_range(
+    category: str, procedure: str, ok: list[str], bad: list[str]
+) -> None:
+    """87号令 §55: goods ≥ 30 %, services ≥ 10 %; 财库〔2014〕214号 (磋商): goods 30–60 %, services 10–30 %."""
+    for weight in ok:
+        assert build(_with_price_weight(weight, category, procedure)).price_weight == Decimal(weight)
+    for weight in bad:
+        err = _refused(_with_price_weight(weight, category, procedure))
+        assert err.code == "method.price_weight_out_of_range"
+        assert err.details["field"] == "factors[2].weight"
+    assert price_weight_range(category, procedure) is not None
+
+
+def test_price_weight_in_points_is_the_share_of_all_points() -> None:
+    """gp-consultation-services: price 20 of 100 points = 20 %, inside 10–30 % for services."""
+    assert load_packaged_method("gp-consultation-services").price_weight == Decimal("0.2")
+    data = json.loads(json.dumps(load_packaged_method("gp-consultation-services").to_dict()))
+    assert data["aggregation"] == "points"
+
+
+def test_json_syntax_errors_give_line_and_column() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        load_method_json('{\n  "format": "x",\n  "id": oops\n}')
+    assert info.value.code == "method.syntax"
+    assert info.value.details == {"line": 3, "column": 9}
+    assert "第 3 行第 9 列" in info.value.message_zh
+
+
+def test_duplicate_keys_nan_and_non_utf8_are_refused() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        load_method_json('{"id": "a", "id": "b"}')
+    assert info.value.code == "method.duplicate_key"
+    with pytest.raises(ValidationFailed):
+        load_method_json('{"x": NaN}')
+    with pytest.raises(ValidationFailed) as info:
+        load_method_json(b"\xff\xfe")
+    assert info.value.code == "method.encoding"
+    with pytest.raises(ValidationFailed) as info:
+        load_method_json("[1, 2]")
+    assert info.value.code == "method.bad_type"
+
+
+def test_unknown_packaged_method() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        load_packaged_method("nope")
+    assert info.value.code == "method.not_found"
+
+
+def test_drawn_k_inside_max_price_weighting() -> None:
+    data = deviation_def(
+        benchmark={
+            "average": "mean",
+            "max_price_weighting": {"q1": "0.7", "k1": "K", "k2": "0.9"},
+            "coefficient": {"apply": "multiply", "values": ["0.96"]},
+        }
+    )
+    method = build(data)
+    assert method.price.benchmark is not None and method.price.benchmark.weighting is not None
+    assert method.price.benchmark.weighting.k1 is None and method.price.benchmark.weighting.uses_drawn
