@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,10 @@ from sunbid.core.clock import FakeClock
 from sunbid.platform.container import Platform
 from sunbid.platform.settings import Settings
 from tests.support.db import TemplateDb, pg_url
+
+# Tests move a fake clock to the bid deadline and expect bidding to close right then; the settling time a real
+# deployment waits for in-flight submissions is tested where it matters (it is set explicitly there).
+os.environ.setdefault("SUNBID_SUBMISSION_SETTLE_SECONDS", "0")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

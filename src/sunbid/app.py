@@ -51,6 +51,9 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
     app.state.platform = platform
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    from sunbid.bidding.arrival import ChunkArrivalMiddleware
+
+    app.add_middleware(ChunkArrivalMiddleware)  # stamps when a bid chunk's last byte arrived (the deadline's judge)
 
     @app.get("/health", tags=["system"], summary="存活检查 Liveness")
     def health() -> dict[str, str]:
@@ -96,7 +99,17 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
     from sunbid.bidding.api import router as bids_router
 
     app.include_router(bids_router)
+    from sunbid.opening.api import router as opening_router
+
+    app.include_router(opening_router, prefix="/api/v1")
+    app.include_router(opening_router, prefix="/api")  # the paths the bidder tool and the opening hall use
+    from sunbid.opening import hall as opening_hall
+
+    opening_hall.install(app)
     from sunbid.web.pages import install_pages
 
     install_pages(app)
+    from sunbid.bidding import pages as bid_pages
+
+    bid_pages.install(app)
     return app

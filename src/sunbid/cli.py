@@ -11,6 +11,7 @@ from sunbid.draws.cli import app as draw_app
 from sunbid.evaluation.cli import app as calc_app
 from sunbid.identity.cli import admin_app, cert_app
 from sunbid.ledger.cli import app as log_app
+from sunbid.opening.cli import app as opening_app
 from sunbid.platform.cli import db_app, serve, worker
 from sunbid.platform.clikit import JsonOpt, console, emit_json, handle_errors, make_platform
 
@@ -28,6 +29,7 @@ app.add_typer(archive_app, name="archive")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(rules_app, name="rules")
 app.add_typer(draw_app, name="draw")
+app.add_typer(opening_app, name="opening")
 app.add_typer(bidder_app, name="bidder")
 app.add_typer(calc_app, name="calc")
 app.command("serve")(serve)

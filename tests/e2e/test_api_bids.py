@@ -68,7 +68,7 @@ def bidding(platform: Platform, client: TestClient, clock: FakeClock, suite_name
         user = uow.session.scalars(select(User).where(User.username == "bidder_c")).one()
         api.tokens["bidder_c"] = identity.create_api_token(uow, user, "t").raw
         uow.commit()
-    return Bidding(api, make_sealer(suite_name))
+    return Bidding(api, make_sealer(suite_name, platform))
 
 
 def test_resumable_upload_then_receipt_verifies_offline(bidding: Bidding) -> None:
@@ -102,17 +102,31 @@ def test_resumable_upload_then_receipt_verifies_offline(bidding: Bidding) -> Non
 
 
 def test_one_ms_before_the_deadline_is_accepted_one_ms_after_is_refused_and_logged(bidding: Bidding) -> None:
+    """The final chunk decides: received 1 ms before the deadline → a bid; 1 ms after → refused and logged."""
     clock = bidding.api.clock
-    early = bidding.upload("bidder_a", bidding.seal("bidder_a"))
-    late = bidding.upload("bidder_b", bidding.seal("bidder_b"))
+    uploads = {}
+    for who in ("bidder_a", "bidder_b"):
+        data = bidding.seal(who)
+        uid = int(bidding.open(who, data).json()["id"])
+        *head, last = chunks(data)
+        for at, piece in head:
+            assert bidding.patch(who, uid, at, piece).status_code == 204
+        uploads[who] = (uid, last)
     clock.set(bidding.deadline - timedelta(milliseconds=1))
-    assert bidding.complete("bidder_a", early).status_code == 200
+    uid, last = uploads["bidder_a"]
+    r = bidding.patch("bidder_a", uid, *last)
+    assert r.status_code == 204 and "Bid-Id" in r.headers  # the final chunk completed the bid at once
+    done = bidding.complete("bidder_a", uid)  # the client's complete just fetches it
+    assert done.status_code == 200 and done.json()["bid"]["id"] == int(r.headers["Bid-Id"])
     clock.set(bidding.deadline + timedelta(milliseconds=1))
-    r = bidding.complete("bidder_b", late)
+    uid, last = uploads["bidder_b"]
+    r = bidding.patch("bidder_b", uid, *last)
+    assert r.status_code == 409 and r.json()["code"] == "bid.deadline_passed"
+    r = bidding.complete("bidder_b", uid)
     assert r.status_code == 409 and r.json()["code"] == "bid.deadline_passed"
     with bidding.api.platform.db.read() as s:
         tags = [e.tag for e in s.scalars(select(AuditEvent))]
-    assert "api:bid:late" in tags
+    assert tags.count("api:bid:late") == 2
     assert bidding.bids_received() == 1
 
 

@@ -356,7 +356,9 @@ def test_bid_deadline_typed_in_beijing_time_starts_bidding(site: Site) -> None:
     p = site.project(pid)
     assert p.state == "bidding"
     assert project_facts(p, T0).bid_deadline == datetime(2026, 3, 23, 1, 0, tzinfo=UTC)
-    assert tags(site.platform)[-1] == "web:project:issue_documents"
+    issued = tags(site.platform)
+    assert "web:project:issue_documents" in issued
+    assert issued[issued.index("web:project:issue_documents") + 1 :] == ["web:opening:key_create"]  # the section key
 
 
 def test_illegal_step_is_refused_naming_the_state(site: Site) -> None:

@@ -9,10 +9,15 @@ Protocol (all under ``/api/v1``, bidders only, each bidder sees only its own org
    bytes are fsynced before the offset is recorded. ``k`` must equal the server's offset: otherwise 409
    ``bid.offset_mismatch`` with ``details.offset`` (and the ``Upload-Offset`` header). Re-sending a range the
    server already holds, with the same bytes, is accepted and changes nothing (safe retry after a lost reply).
+   The server clock is read when the chunk's last byte has arrived, before the request waits for its turn to
+   write: a chunk received at or after the deadline is refused (409 ``bid.deadline_passed``, logged). The chunk
+   that makes the upload whole fixes the bid's time (``final_chunk_at``) and completes the bid at once (step 4
+   in the same request; the 204 then carries ``Bid-Id``); if that completion fails, step 4 says why.
 3. ``HEAD`` or ``GET /uploads/{id}`` tells the current offset (resume after a crash on either side).
-4. ``POST /uploads/{id}/complete`` checks the container (hash, header names this project, section and bidder),
-   judges the deadline by the server clock at that moment (1 ms late: 409 ``bid.deadline_passed``, logged),
-   records the bid and returns it with its signed receipt. Repeating it returns the same bid and receipt.
+4. ``POST /uploads/{id}/complete`` checks the container (hash, header names this project, section and bidder,
+   sealed to the section's opening key), judges the deadline by the time the final chunk was received (1 ms
+   late: 409 ``bid.deadline_passed``, logged), records the bid and returns it with its signed receipt. Repeating
+   it returns the same bid and receipt.
 
 Then ``GET /bids/{id}``, ``GET /bids/{id}/receipt``, ``POST /bids/{id}/withdraw`` and
 ``GET /projects/{id}/bids/mine``.
@@ -20,6 +25,8 @@ Then ``GET /bids/{id}``, ``GET /bids/{id}/receipt``, ``POST /bids/{id}/withdraw`
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -31,13 +38,18 @@ from pydantic import Field
 from sunbid.bidding import service
 from sunbid.bidding.models import Bid, BidUpload
 from sunbid.bidding.receipts import ensure_receipt
-from sunbid.core.errors import ValidationFailed
+from sunbid.core.errors import DomainError, ValidationFailed
 from sunbid.identity.auth import CurrentActor
 from sunbid.identity.service import Actor
 from sunbid.platform.deps import request_context
 from sunbid.platform.schemas import Out, StrictModel
 from sunbid.projects.api_views import Pid, Plat
 
+log = logging.getLogger("sunbid.bidding")
+#: Submissions write one at a time anyway (the upload row, the log, SQLite's single writer); letting only a few
+#: threads at them keeps the rest asleep instead of contending for locks and the GIL, so the event loop stays free
+#: to read — and time-stamp — the chunks still arriving in a last-second rush.
+_WRITERS = threading.BoundedSemaphore(2)
 router = APIRouter(prefix="/api/v1", tags=["bids 投标"])
 Uid = Annotated[int, Path(ge=1, le=2**62)]
 CHUNK_TYPES = frozenset({"application/offset+octet-stream", "application/octet-stream"})
@@ -177,16 +189,46 @@ async def patch_upload(
         data += piece
         if len(data) > service.MAX_CHUNK:
             raise ValidationFailed("bid.chunk_too_large", "分块过大（上限 16 MiB）。", "Chunk too large (16 MiB max).")
+    # when the chunk's last byte arrived (stamped by ChunkArrivalMiddleware before any waiting): the deadline's judge
+    received_at = getattr(request.state, "chunk_received_at", None) or platform.clock.now()
     ctx = request_context(request)
 
-    def work() -> int:
-        with platform.uow(ctx) as uow:
-            new_offset = service.append_chunk(uow, actor, upload_id, upload_offset, bytes(data))
-            uow.commit()
-        return new_offset
+    def work() -> tuple[int, int | None]:
+        with _WRITERS:
+            return write()
 
-    offset = await run_in_threadpool(work)
-    return Response(status_code=204, headers={"Upload-Offset": str(offset), "Cache-Control": "no-store"})
+    def write() -> tuple[int, int | None]:
+        with platform.uow(ctx) as uow:
+            new_offset = service.append_chunk(
+                uow, actor, upload_id, upload_offset, bytes(data), received_at=received_at
+            )
+            upload = uow.session.get(BidUpload, upload_id)  # in the identity map: no query
+            length = upload.length if upload is not None else -1
+            uow.commit()
+        if new_offset != length:
+            return new_offset, None
+        try:  # the upload is whole: submit it now (the client's complete then just fetches the receipt)
+            return new_offset, _complete(platform, ctx, actor, upload_id)
+        except DomainError as exc:
+            log.info("upload %s: completion deferred to the client's complete (%s)", upload_id, exc.code)
+            return new_offset, None
+
+    offset, bid_id = await run_in_threadpool(work)
+    headers = {"Upload-Offset": str(offset), "Cache-Control": "no-store"}
+    if bid_id is not None:
+        headers["Bid-Id"] = str(bid_id)
+    return Response(status_code=204, headers=headers)
+
+
+def _complete(platform: Any, ctx: Any, actor: Actor, upload_id: int) -> int:
+    """Commit the upload as a bid (idempotent), remove its spool file; returns the bid id."""
+    with platform.uow(ctx) as uow:
+        bid = service.complete_upload(uow, actor, upload_id)
+        bid_id = int(bid.id)
+        uow.commit()
+    with platform.uow() as uow:
+        service.cleanup_spool(uow, upload_id)
+    return bid_id
 
 
 @router.post("/uploads/{upload_id}/complete", response_model=Submitted, summary="递交投标 Complete and submit")
@@ -194,12 +236,8 @@ def complete_upload(
     upload_id: Uid, request: Request, actor: CurrentActor, platform: Plat, body: NoBody | None = None
 ) -> Submitted:
     """Commit the upload as a bid and return the signed receipt (idempotent)."""
-    with platform.uow(request_context(request)) as uow:
-        bid = service.complete_upload(uow, actor, upload_id)
-        bid_id = bid.id
-        uow.commit()
-    with platform.uow() as uow:
-        service.cleanup_spool(uow, upload_id)
+    with _WRITERS:
+        bid_id = _complete(platform, request_context(request), actor, upload_id)
     receipt = ensure_receipt(platform, bid_id)
     with platform.uow(request_context(request)) as uow:
         out = _bid_out(service.get_bid(uow, actor, bid_id))

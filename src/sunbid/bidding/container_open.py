@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hmac
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sunbid.bidding import container_errors as errors
 from sunbid.bidding.container_format import (
@@ -30,9 +33,12 @@ from sunbid.bidding.container_manifest import BidManifest, FileEntry, decode_man
 from sunbid.bidding.container_payload import FileSink, MemorySink, PayloadReader
 from sunbid.bidding.container_seal import Context
 from sunbid.core.errors import DomainError
+from sunbid.crypto import errors as crypto_errors
 from sunbid.crypto.certificates import read_certificate_key, verify_certificate
 from sunbid.crypto.suite import CryptoSuite, get_suite, resolve_suite
 from sunbid.crypto.x509util import parse_pem
+
+_GCM_NONCE, _GCM_TAG = 12, 16  # the international suite's AEAD framing (see sunbid.crypto.intl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +259,22 @@ def _signature_problem(
 ) -> tuple[str | None, str | None]:
     """``(problem code or None, signer USCC)`` for the signed manifest."""
     assert head.manifest is not None
+    if ca_cert_pem is not None:
+        # The usual case at an opening, and per bid the costliest step after the frames: one verification parses
+        # the certificate once (a parse takes milliseconds). Only if it fails are the checks below run, to report
+        # the first problem in their order.
+        try:
+            info = verify_certificate(
+                suite, ca_cert_pem, head.certificate, now=now or head.manifest.created_at, usage="signing"
+            )
+        except DomainError:
+            pass
+        else:
+            if not suite.verify(info.public_key, head.manifest_json, head.signature):
+                return "bid.signature_invalid", info.subject.uscc
+            if info.subject.uscc != head.manifest.bidder_uscc:
+                return "bid.signer_other_org", info.subject.uscc
+            return None, info.subject.uscc
     try:
         usage, public = read_certificate_key(suite, head.certificate)
         signer = parse_pem(head.certificate, "subject").subject.get("uscc")
@@ -347,6 +369,28 @@ def _with_files(opened: OpenedBid, files: Mapping[str, bytes]) -> OpenedBid:
     return replace(opened, files=dict(files))
 
 
+def _frame_opener(suite: CryptoSuite, key: bytes) -> Callable[[bytes, bytes], bytes]:
+    """``suite.open`` bound to one content key, for the frame loop.
+
+    For the international suite the AES-256-GCM context is made once per bid and the ciphertext is not copied:
+    ``IntlSuite.open`` builds a context and slices the frame for every 64 KiB frame, which costs about a quarter
+    of what decrypting the frame does. Same framing (``nonce (12) ‖ ciphertext ‖ tag (16)``), same error.
+    """
+    if suite.name != "intl":
+        return lambda frame, aad: suite.open(key, frame, aad)
+    aead = AESGCM(key)
+
+    def open_frame(frame: bytes, aad: bytes) -> bytes:
+        if len(frame) < _GCM_NONCE + _GCM_TAG:
+            raise crypto_errors.decrypt_failed()
+        try:
+            return aead.decrypt(frame[:_GCM_NONCE], memoryview(frame)[_GCM_NONCE:], aad)
+        except InvalidTag as exc:
+            raise crypto_errors.decrypt_failed() from exc
+
+    return open_frame
+
+
 def _open(
     suite: CryptoSuite | str,
     data: bytes | bytearray | memoryview | Reader,
@@ -385,9 +429,10 @@ def _open(
     header_digest = chosen.digest(raw)
     last = header.frame_count - 1
     walker = _Walker(chosen, src, raw, header)
+    open_frame = _frame_opener(chosen, key)
     for index, frame in walker.frames():
         try:
-            plain = chosen.open(key, frame, frame_aad(header_digest, index, index == last))
+            plain = open_frame(frame, frame_aad(header_digest, index, index == last))
         except DomainError as exc:
             if index == 0 and role == "content_key":
                 raise errors.wrong_key("bidder") from exc

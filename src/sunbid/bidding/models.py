@@ -30,10 +30,12 @@ class BidUpload(Base):
     declared_hash: Mapped[str] = mapped_column(String(64))
     length: Mapped[int] = mapped_column(BigId)
     offset: Mapped[int] = mapped_column(BigId, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | completed
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | completed | expired
     bid_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    final_chunk_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the server had received the chunk that made the upload whole: the time the deadline is judged by."""
 
 
 class Bid(Base):

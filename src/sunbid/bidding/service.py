@@ -140,9 +140,11 @@ def _sealed_identity(uow: UnitOfWork) -> Iterator[None]:
         uow.ctx = saved
 
 
-def _refuse_late(uow: UnitOfWork, project: Project, section: Section, what: str, deadline: datetime) -> Conflict:
+def _refuse_late(
+    uow: UnitOfWork, project: Project, section: Section, what: str, deadline: datetime, at: datetime | None = None
+) -> Conflict:
     """Record the refusal (committed on its own) and return the error to raise."""
-    at = uow.now
+    at = uow.now if at is None else at
     uow.session.rollback()
     uow.audit(
         "bid:late",
@@ -239,24 +241,38 @@ def get_upload(uow: UnitOfWork, actor: Actor, upload_id: int, *, lock: bool = Fa
     project = projects.get_project(uow, upload.project_id)
     if upload.org_id not in bidder_org_ids(actor, project, uow.now):
         raise _upload_not_found(upload_id)
+    if lock and upload.status == "expired":  # abandoned (see bidding.cleanup): its bytes are gone
+        raise Conflict(
+            "bid.upload_expired",
+            "该上传已过期作废，请重新上传投标文件。",
+            "This upload has expired; upload the bid again.",
+        )
     return upload
 
 
-def append_chunk(uow: UnitOfWork, actor: Actor, upload_id: int, offset: int, data: bytes) -> int:
+def append_chunk(
+    uow: UnitOfWork, actor: Actor, upload_id: int, offset: int, data: bytes, *, received_at: datetime | None = None
+) -> int:
     """Append ``data`` at ``offset``; returns the new offset.
+
+    ``received_at`` is the server clock when the chunk's last byte arrived (the HTTP layer stamps it before the
+    request waits for its turn to write); it defaults to now. A chunk received at or after the deadline is refused
+    and logged. The chunk that makes the upload whole records ``final_chunk_at``: the moment the deadline is
+    judged by at completion, so a bidder is never refused for the time the server took to write.
 
     A chunk at another offset than the server's is refused (409, ``details.offset``), except a re-sent range
     already stored with the same bytes, which is accepted without writing anything twice.
     """
+    at = uow.now if received_at is None else min(received_at, uow.now)
     upload = get_upload(uow, actor, upload_id, lock=True)
     if upload.status != "open":
         raise Conflict("bid.upload_closed", "该上传已完成。", "This upload is already complete.")
     project = projects.get_project(uow, upload.project_id)
     deadline = _deadline(uow, project)
-    if uow.now >= deadline:
+    if at >= deadline:
         section = uow.session.get(Section, upload.section_id)
         assert section is not None
-        raise _refuse_late(uow, project, section, "chunk", deadline)
+        raise _refuse_late(uow, project, section, "chunk", deadline, at)
     current = upload.offset
     if offset > current or offset < 0:
         raise offset_mismatch(current)
@@ -285,6 +301,8 @@ def append_chunk(uow: UnitOfWork, actor: Actor, upload_id: int, offset: int, dat
     if data:
         upload.offset = current + len(data)
         upload.updated_at = uow.now
+        if upload.offset == upload.length:
+            upload.final_chunk_at = at
     return upload.offset
 
 
@@ -306,15 +324,17 @@ def _sync_bids_received(uow: UnitOfWork, project: Project, reason: str) -> None:
 def complete_upload(uow: UnitOfWork, actor: Actor, upload_id: int) -> Bid:
     """Commit the upload as a bid (idempotent: a completed upload returns its bid).
 
-    The deadline is judged by the server clock when this is called; a late completion is refused with
-    ``bid.deadline_passed`` and the refusal is logged.
+    The deadline is judged by the server clock at the moment the final chunk was received (``final_chunk_at``,
+    see :func:`append_chunk`): an upload made whole before the deadline completes while bidding is still open
+    (the close of bidding waits ``submission_settle_seconds`` for such completions); anything later is refused
+    with ``bid.deadline_passed`` and the refusal is logged. The bid's ``received_at`` is that moment.
     """
     upload = get_upload(uow, actor, upload_id, lock=True)
     if upload.status == "completed" and upload.bid_id is not None:
         bid = uow.session.get(Bid, upload.bid_id)
         assert bid is not None
         return bid
-    received_at = uow.now
+    received_at = upload.final_chunk_at or uow.now
     project = projects.get_project(uow, upload.project_id, lock=True)
     section = uow.session.get(Section, upload.section_id)
     org = uow.session.get(Organisation, upload.org_id)
@@ -322,7 +342,7 @@ def complete_upload(uow: UnitOfWork, actor: Actor, upload_id: int) -> Bid:
     assert org is not None
     deadline = _deadline(uow, project)
     if received_at >= deadline:
-        raise _refuse_late(uow, project, section, "complete", deadline)
+        raise _refuse_late(uow, project, section, "complete", deadline, received_at)
     if upload.offset != upload.length:
         raise Conflict(
             "bid.upload_incomplete",
@@ -343,12 +363,15 @@ def complete_upload(uow: UnitOfWork, actor: Actor, upload_id: int) -> Bid:
             "投标文件所载项目、标段或投标人与本次递交不符。",
             "The container names another project, section or bidder.",
         )
+    from sunbid.opening.service import check_container_key
+
+    check_container_key(uow, section, header)  # sealed to the section's published opening key and context
     for eligibility in ELIGIBILITY_CHECKS:
         refusal = eligibility(uow, project, section, org)
         if refusal is not None:
             raise refusal
     key = f"bids/{project.id}/{section.id}/{upload.id}-{check.container_hash[:16]}.sbid"
-    uow.platform.storage.put(key, path.read_bytes())
+    uow.platform.storage.put_file(key, path)  # streamed: a 100 MB bid is never held in memory
     previous = uow.session.scalars(
         select(Bid).where(Bid.section_id == section.id, Bid.org_id == org.id, Bid.status == "submitted")
     ).all()

@@ -87,6 +87,13 @@ def verify(
         reason = exc.strerror or type(exc).__name__
         fail("draw.unreadable", f"无法读取文件 {file}：{reason}", f"cannot read file {file}: {reason}", as_json=as_json)
         raise AssertionError("unreachable") from exc
+    from sunbid.opening.cli import verify_embedded_draws
+
+    opening_ok = verify_embedded_draws(raw, as_json)  # an opening record: verify each draw it holds
+    if opening_ok is not None:
+        if not opening_ok:
+            raise typer.Exit(1)
+        return
     result = verify_record_json(raw)
     data = result.as_dict()
     if as_json:

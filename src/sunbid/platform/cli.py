@@ -48,6 +48,30 @@ def current(as_json: bool = JsonOpt) -> None:
         console.print(f"当前 current: {data['current']} · 最新 head: {data['head']}")
 
 
+@db_app.command("cleanup-uploads")
+@handle_errors
+def cleanup_uploads(
+    idle_hours: float = typer.Option(24.0, "--idle-hours", help="空闲超过该小时数的上传作废 / idle limit, hours"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """作废被放弃的投标上传并删除暂存文件 / expire abandoned bid uploads and remove their spool files."""
+    from datetime import timedelta
+
+    from sunbid.bidding.cleanup import expire_uploads
+    from sunbid.platform.context import RequestContext
+
+    platform = make_platform()
+    with platform.uow(RequestContext.cli()) as uow:
+        report = expire_uploads(uow, idle=timedelta(hours=idle_hours))
+        uow.commit()
+    data = report.to_json()
+    if as_json:
+        emit_json(data)
+    else:
+        console.print(f"已作废上传 {data['expired']} 个，删除暂存文件 {data['spool_removed']} 个")
+        console.print(f"Expired {data['expired']} uploads, removed {data['spool_removed']} spool files")
+
+
 def serve(
     host: str | None = typer.Option(None, help="监听地址 / bind address"),
     port: int | None = typer.Option(None, help="端口 / port"),

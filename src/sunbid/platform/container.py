@@ -47,6 +47,13 @@ class Platform:
 
         notification_handlers(self)  # notify.email, notify.sms
         project_handlers(self)  # project.timed, project.contract_reminder
+        from sunbid.bidding.cleanup import expire_when_bidding_closes
+        from sunbid.projects.service import register_transition_hook
+
+        register_transition_hook(expire_when_bidding_closes)  # abandoned uploads expire when bidding closes
+        from sunbid.opening.tasks import register_handlers as opening_handlers
+
+        opening_handlers(self)  # opening keys and sessions (lifecycle hook), opening.close_window
 
     # --- components --------------------------------------------------------------------------------------
 

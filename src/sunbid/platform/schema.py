@@ -8,6 +8,7 @@ from sunbid.identity import models as identity_models
 from sunbid.ledger import models as ledger_models
 from sunbid.notifications import models as notification_models
 from sunbid.opening import events as opening_events
+from sunbid.opening import models as opening_models
 from sunbid.platform import models as platform_models
 from sunbid.platform.db import Base
 from sunbid.projects import models as project_models
@@ -20,6 +21,7 @@ MODEL_MODULES = (
     ledger_models,
     notification_models,
     opening_events,
+    opening_models,
     platform_models,
     project_models,
 )

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     embedded_worker: bool = True
     worker_poll_seconds: float = 1.0
+    submission_settle_seconds: float = Field(default=10.0, ge=0, le=600)
+    """After the bid deadline, how long the close of bidding waits for submissions still in flight.
+
+    A final chunk that reached the server before the deadline is judged on time even if the server commits it a
+    few seconds later (a rush of bidders in the last second queues behind one write at a time); the opening
+    starts only when such submissions are settled. Nothing received after the deadline is ever accepted."""
 
     @field_validator("data_dir")
     @classmethod

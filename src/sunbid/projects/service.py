@@ -453,11 +453,14 @@ def schedule_timed(uow: UnitOfWork, project: Project) -> None:
     due = engine.next_timed_due(procedure, project.state, project_facts(project, uow.now))
     if due is None:
         return
+    available_at = due
+    if project.state == "bidding":  # the close of bidding waits for submissions received before the deadline
+        available_at = due + timedelta(seconds=uow.platform.settings.submission_settle_seconds)
     uow.enqueue(
         TIMED_TOPIC,
         {"project_id": project.id, "state": project.state, "due": due.isoformat()},
         dedupe_key=f"timed:{project.id}:{project.state}:{due.isoformat()}",
-        available_at=due,
+        available_at=available_at,
     )
 
 

@@ -127,4 +127,4 @@ def bw(tw: Tw, clock: FakeClock, suite_name: str) -> Bw:
         identity.add_membership(uow, user=user, org=tw.world.orgs["bidder_c"], role="bidder")
         uow.commit()
     pid, code, deadline = to_bidding(tw, clock)
-    return Bw(tw, clock, make_sealer(suite_name), pid, code, deadline)
+    return Bw(tw, clock, make_sealer(suite_name, tw.platform), pid, code, deadline)

@@ -14,6 +14,8 @@ from sunbid.bidding.models import Bid, BidUpload
 from sunbid.bidding.receipts import ensure_receipt, verify_receipt
 from sunbid.core.errors import Conflict, DomainError, NotFound
 from sunbid.ledger.models import AuditEvent
+from sunbid.platform.container import Platform
+from sunbid.projects.timing import project_facts
 from tests.integration.bidding.bidtools import MARKER, chunks
 from tests.integration.bidding.conftest import Bw
 
@@ -72,19 +74,56 @@ def test_final_chunk_committed_one_ms_before_the_deadline_is_accepted(bw: Bw) ->
     assert bid.status == "submitted" and bid.received_at == bw.deadline - timedelta(milliseconds=1)
 
 
-def test_rejects_bid_completed_one_ms_after_the_deadline_and_logs_the_refusal(bw: Bw) -> None:
+def test_rejects_final_chunk_received_one_ms_after_the_deadline_and_logs_the_refusal(bw: Bw) -> None:
     data = bw.seal("bidder_a")
     uid = bw.open_upload("bidder_a", data)
-    bw.send_all("bidder_a", uid, data)
+    pieces = chunks(data)
+    for at, piece in pieces[:-1]:
+        bw.act("bidder_a", bids.append_chunk, uid, at, piece)
     bw.clock.set(bw.deadline + timedelta(milliseconds=1))
     with pytest.raises(Conflict) as err:
-        bw.act("bidder_a", bids.complete_upload, uid)
+        bw.act("bidder_a", bids.append_chunk, uid, *pieces[-1])
     assert err.value.code == "bid.deadline_passed"
-    (late,) = _audit_tags(bw, ":bid:late")
-    assert late.data["what"] == "complete" and late.data["at"].endswith(".001000+00:00")
+    with pytest.raises(Conflict) as err:
+        bw.act("bidder_a", bids.complete_upload, uid)  # not whole, and too late anyway
+    assert err.value.code == "bid.deadline_passed"
+    late = _audit_tags(bw, ":bid:late")
+    assert [e.data["what"] for e in late] == ["chunk", "complete"]
+    assert all(e.data["at"].endswith(".001000+00:00") for e in late)
     with bw.platform.db.read() as s:
         assert s.scalars(select(Bid)).all() == []
     assert bw.bids_received() == 0
+
+
+def test_final_chunk_received_in_time_is_accepted_though_the_server_writes_it_after_the_deadline(bw: Bw) -> None:
+    """The deadline is judged when the final chunk reached the server, not when a busy server got to write it."""
+    data, other = bw.seal("bidder_a"), bw.seal("bidder_b")
+    uid, uid_b = bw.open_upload("bidder_a", data), bw.open_upload("bidder_b", other)
+    pieces = chunks(data)
+    for at, piece in pieces[:-1]:
+        bw.act("bidder_a", bids.append_chunk, uid, at, piece)
+    arrived = bw.deadline - timedelta(milliseconds=1)
+    bw.clock.set(bw.deadline + timedelta(seconds=3))  # the request queued behind others for 3 s
+    bw.act("bidder_a", bids.append_chunk, uid, *pieces[-1], received_at=arrived)
+    bid = bw.act("bidder_a", bids.complete_upload, uid)
+    assert bid.status == "submitted" and bid.received_at == arrived
+    assert ensure_receipt(bw.platform, bid.id)["receipt"]["received_at"] == arrived.isoformat(timespec="microseconds")
+    assert _audit_tags(bw, ":bid:late") == []
+    # a claimed arrival time can never be later than the server clock, nor make a late chunk early
+    with pytest.raises(Conflict) as err:
+        bw.act("bidder_b", bids.append_chunk, uid_b, 0, other, received_at=bw.deadline)
+    assert err.value.code == "bid.deadline_passed"
+
+
+def test_completing_after_the_deadline_an_upload_made_whole_before_it_is_accepted(bw: Bw) -> None:
+    data = bw.seal("bidder_a")
+    uid = bw.open_upload("bidder_a", data)
+    bw.clock.set(bw.deadline - timedelta(milliseconds=1))
+    bw.send_all("bidder_a", uid, data)
+    bw.clock.set(bw.deadline + timedelta(seconds=2))  # the complete call came late (lost reply, retry)
+    bid = bw.act("bidder_a", bids.complete_upload, uid)
+    assert bid.received_at == bw.deadline - timedelta(milliseconds=1)
+    assert bw.bids_received() == 1
 
 
 def test_completing_twice_gives_one_bid_and_the_same_receipt(bw: Bw) -> None:
@@ -209,3 +248,31 @@ def test_with_three_bids_the_scheduler_opens_at_the_deadline(bw: Bw) -> None:
     bw.clock.set(bw.deadline)
     bw.platform.worker.run_once()
     assert bw.project().state == "opening"
+
+
+@pytest.fixture
+def settle(platform: Platform) -> float:
+    """A deployment that waits 10 s after the deadline for submissions in flight (set before bidding opens)."""
+    platform.settings.submission_settle_seconds = 10.0
+    return 10.0
+
+
+def test_bidding_closes_only_when_submissions_received_before_the_deadline_are_settled(settle: float, bw: Bw) -> None:
+    for who in ("bidder_a", "bidder_b"):
+        bw.submit(who)
+    data = bw.seal("bidder_c")
+    uid = bw.open_upload("bidder_c", data)
+    *head, last = chunks(data)
+    for at, piece in head:
+        bw.act("bidder_c", bids.append_chunk, uid, at, piece)
+    bw.clock.set(bw.deadline)
+    bw.platform.worker.run_once()
+    assert bw.project().state == "bidding"  # the close waits for the settling time
+    bw.clock.set(bw.deadline + timedelta(seconds=4))  # a final chunk that arrived 1 ms early is written now
+    bw.act("bidder_c", bids.append_chunk, uid, *last, received_at=bw.deadline - timedelta(milliseconds=1))
+    bw.act("bidder_c", bids.complete_upload, uid)
+    assert bw.bids_received() == 3
+    bw.clock.set(bw.deadline + timedelta(seconds=settle))
+    bw.platform.worker.run_once()
+    project = bw.project()
+    assert project.state == "opening" and project_facts(project, bw.clock.now()).bids_received == 3

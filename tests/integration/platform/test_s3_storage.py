@@ -212,3 +212,134 @@ def test_s3_wrong_secret_is_refused_not_taken_for_missing(s3_server: S3Server) -
     with pytest.raises(ClientError):
         bad.exists("signed/ok.txt")
     assert s3_storage(s3_server, bucket=bucket).list() == ["signed/ok.txt"]
+
+
+# --- streaming: put_file and open (a 100 MB bid is never held in memory) ------------------------------------
+
+
+def _big_file(path: Path, size: int, seed: int) -> str:
+    """Write ``size`` pseudo-random bytes to ``path`` in pieces; return their SHA-256."""
+    rng = random.Random(seed)
+    h = hashlib.sha256()
+    with path.open("wb") as f:
+        left = size
+        while left:
+            piece = rng.randbytes(min(left, 1024 * 1024))
+            h.update(piece)
+            f.write(piece)
+            left -= len(piece)
+    return h.hexdigest()
+
+
+def _stream_digest(storage: Storage, key: str, piece: int) -> tuple[str, int]:
+    h = hashlib.sha256()
+    total = 0
+    with storage.open(key) as f:
+        while data := f.read(piece):
+            assert len(data) <= piece
+            h.update(data)
+            total += len(data)
+    return h.hexdigest(), total
+
+
+def test_put_file_streams_a_multipart_sized_file_and_open_streams_it_back(storage: Storage, tmp_path: Path) -> None:
+    size = 17 * 1024 * 1024 + 5  # three S3 parts of 8 MiB (the last one short), SeaweedFS's 4 MB chunks too
+    src = tmp_path / "bid.sbid"
+    digest = _big_file(src, size, 4)
+    assert storage.put_file("bids/1/2/3-abcd.sbid", src) == digest
+    assert storage.exists("bids/1/2/3-abcd.sbid")
+    assert storage.list("bids/") == ["bids/1/2/3-abcd.sbid"]
+    assert _stream_digest(storage, "bids/1/2/3-abcd.sbid", 65_536) == (digest, size)
+    with storage.open("bids/1/2/3-abcd.sbid") as f:  # the header of a container: the first bytes only
+        head = f.read(10)
+    with src.open("rb") as original:
+        assert head == original.read(10)
+
+
+def test_put_file_of_small_and_empty_files_and_overwrite(storage: Storage, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert storage.put_file("零/空.bin", empty) == hashlib.sha256(b"").hexdigest()
+    with storage.open("零/空.bin") as f:
+        assert f.read() == b""
+    small = tmp_path / "small"
+    small.write_bytes(b"first")
+    storage.put_file("docs/报价.bin", small)
+    small.write_bytes(b"second, longer")
+    assert storage.put_file("docs/报价.bin", small) == hashlib.sha256(b"second, longer").hexdigest()
+    assert storage.get("docs/报价.bin") == b"second, longer"
+    with storage.open("docs/报价.bin") as f:
+        assert f.read(6) == b"second" and f.read() == b", longer"
+    assert storage.list() == ["docs/报价.bin", "零/空.bin"]
+
+
+def test_open_of_a_missing_key_is_not_found_and_bad_keys_are_refused(storage: Storage, tmp_path: Path) -> None:
+    src = tmp_path / "x"
+    src.write_bytes(b"x")
+    with pytest.raises(NotFound):
+        storage.open("nothing/here.bin")
+    for key in BAD_KEYS:
+        with pytest.raises(ValidationFailed):
+            storage.put_file(key, src)
+        with pytest.raises(ValidationFailed):
+            storage.open(key)
+    assert storage.list() == []
+
+
+def test_local_put_file_is_atomic_and_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    st = LocalStorage(tmp_path / "store")
+    src = tmp_path / "v1"
+    src.write_bytes(b"version 1")
+    st.put_file("bids/a.sbid", src)
+    big = tmp_path / "v2"
+    _big_file(big, 3 * 1024 * 1024, 9)
+    import os
+
+    def failing_replace(a: object, b: object) -> None:
+        raise OSError("disk gone")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", failing_replace)
+        with pytest.raises(OSError, match="disk gone"):
+            st.put_file("bids/a.sbid", big)
+    assert st.get("bids/a.sbid") == b"version 1"  # the old object is whole, the failed write left nothing
+    assert sorted(p.name for p in (tmp_path / "store" / "bids").iterdir()) == ["a.sbid"]
+    assert oct((tmp_path / "store" / "bids" / "a.sbid").stat().st_mode & 0o777) == "0o640"
+
+
+def test_local_put_file_never_reads_the_whole_file_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sunbid.platform import storage as storage_module
+
+    monkeypatch.setattr(storage_module, "STREAM_CHUNK", 64 * 1024)
+    src = tmp_path / "bid"
+    digest = _big_file(src, 1024 * 1024 + 3, 5)
+    reads: list[int] = []
+    real_open = Path.open
+
+    def spying_open(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        f = real_open(self, mode, *args, **kwargs)  # type: ignore[call-overload]
+        if self == src:
+            real_read = f.read
+
+            def read(n: int = -1) -> bytes:
+                reads.append(n)
+                return bytes(real_read(n))
+
+            f.read = read
+        return f
+
+    monkeypatch.setattr(Path, "open", spying_open)
+    assert LocalStorage(tmp_path / "store").put_file("k/bid", src) == digest
+    assert reads and all(0 < n <= 64 * 1024 for n in reads)  # never read(-1): the file is streamed
+
+
+def test_s3_put_file_is_a_multipart_upload_carrying_the_sha256(s3_server: S3Server, tmp_path: Path) -> None:
+    bucket = fresh_bucket(s3_server)
+    st = s3_storage(s3_server, bucket=bucket)
+    src = tmp_path / "bid"
+    digest = _big_file(src, 9 * 1024 * 1024, 6)
+    assert st.put_file("bids/大.sbid", src) == digest
+    head = s3_server.client().head_object(Bucket=bucket, Key="bids/大.sbid")
+    assert head["Metadata"]["sha256"] == digest
+    assert head["ContentLength"] == 9 * 1024 * 1024
+    assert head["ETag"].strip('"').endswith("-2")  # a multipart ETag: md5-of-parts "-" number of parts
