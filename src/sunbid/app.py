@@ -109,6 +109,9 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
     from sunbid.web.pages import install_pages
 
     install_pages(app)
+    from sunbid.screening.pages import install as install_screening_pages
+
+    install_screening_pages(app)
     from sunbid.bidding import pages as bid_pages
 
     bid_pages.install(app)

@@ -14,6 +14,7 @@ from sunbid.ledger.cli import app as log_app
 from sunbid.opening.cli import app as opening_app
 from sunbid.platform.cli import db_app, serve, worker
 from sunbid.platform.clikit import JsonOpt, console, emit_json, handle_errors, make_platform
+from sunbid.screening.cli import app as screen_app
 
 app = typer.Typer(
     name="sunbid",
@@ -32,6 +33,7 @@ app.add_typer(draw_app, name="draw")
 app.add_typer(opening_app, name="opening")
 app.add_typer(bidder_app, name="bidder")
 app.add_typer(calc_app, name="calc")
+app.add_typer(screen_app, name="screen")
 app.command("serve")(serve)
 app.command("worker")(worker)
 
