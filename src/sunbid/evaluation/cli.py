@@ -6,7 +6,10 @@
   deviations that need a written reason (E-4);
 * ``check-method`` — validate a method file and print it normalised;
 * ``methods`` — list the example methods shipped with sunbid (usable by name with ``--method``);
-* ``committee`` — check an evaluation committee's composition.
+* ``committee`` — check an evaluation committee's composition;
+* ``report`` / ``sign-report`` / ``verify-report`` / ``font`` — the evaluation report PDF (E-5): write it from the
+  calculator's files, sign it in turn with a key bundle, verify every signature offline, check the CJK font
+  (``docs/evaluation-report.md``).
 """
 
 from __future__ import annotations
@@ -346,3 +349,211 @@ def committee(
             console.print("[green]组成合法 the committee is lawful[/]")
     if problems:
         raise typer.Exit(1)
+
+
+# --- evaluation report (E-5) ---------------------------------------------------------------------------
+
+
+def _write(path: Path, data: bytes, as_json: bool) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        fail("calc.unwritable", f"无法写入 {path}：{reason}", f"cannot write {path}: {reason}", as_json=as_json)
+
+
+@app.command("report")
+@handle_errors
+def report_cmd(
+    bids_csv: Path = typer.Argument(..., help="开标记录的投标报价 CSV / bids CSV of the opening record"),
+    method_spec: str = MethodOpt,
+    info: Path = typer.Option(..., "--info", help="报告信息 JSON（项目、委员会、理由）/ report information file"),
+    out: Path = typer.Option(..., "--out", help="输出的评标报告 PDF / the report PDF to write"),
+    scores_csv: Path = typer.Option(None, "--scores", help="评分 CSV（expert,bidder,item,score）/ scores CSV"),
+    k: str = KOpt,
+    draw_record: Path = DrawRecordOpt,
+    max_price: str = MaxPriceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """生成评标报告 PDF（中文，待评标委员会依次签署）/ write the evaluation report PDF, ready to be signed."""
+    from sunbid.core.clock import SystemClock
+    from sunbid.evaluation.report import DeviationNote, OpenedBid, build_report, render_report_pdf
+    from sunbid.evaluation.report_model import MAX_INFO_BYTES, parse_report_info
+
+    method = _method(method_spec, as_json)
+    details = parse_report_info(_read(info, MAX_INFO_BYTES, "报告信息文件", "report information file", as_json))
+    prices = _prices(method, bids_csv, k, draw_record, max_price, as_json)
+    opened = parse_bids_csv(_read(bids_csv, 4 << 20, "投标报价文件", "bids file", as_json), method)
+    sheet = ScoreSheet((), {}, ())
+    if scores_csv is not None:
+        sheet = parse_scores_csv(_read(scores_csv, 4 << 20, "评分文件", "scores file", as_json), method)
+        sheet = sheet.without({r.bidder for r in prices.rejected})
+    elif method.scored:
+        fail("calc.scores_missing", "综合评分类方法须提供 --scores", "a scored method needs --scores", as_json=as_json)
+    result = evaluate(method, prices, sheet.scores, sheet.objective, experts=sheet.experts)
+    interventions = detect_deviations(method.deviation, method.items, sheet.scores) if method.deviation else []
+    report = build_report(
+        project_code=details.project_code,
+        project_name=details.project_name,
+        section_code=details.section_code,
+        section_name=details.section_name,
+        tenderer=details.tenderer,
+        method=method,
+        prices=prices,
+        evaluation=result,
+        scores=sheet.scores,
+        committee=details.committee,
+        opening=[OpenedBid(b.bidder, b.price, details.remarks.get(b.bidder, "")) for b in opened],
+        issued_at=details.issued_at or SystemClock().now(),
+        bidder_names=details.bidder_names,
+        deviations=[DeviationNote(i, details.reason(i)) for i in interventions],
+        opened_at=details.opened_at,
+        conclusion=details.conclusion,
+    )
+    pdf = render_report_pdf(report)
+    _write(out, pdf, as_json)
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "out": str(out),
+                "bytes": len(pdf),
+                "content_sha256": report.content_sha256,
+                "candidates": report.publicity(),
+                "signing_order": [m.id for m in report.signing_order],
+            }
+        )
+        return
+    console.print(f"[green]评标报告已生成 report written[/] → {escape(str(out))}")
+    console.print(f"内容摘要 content SHA-256: {report.content_sha256}")
+    console.print(f"中标候选人 candidates: {escape('、'.join(report.name(b) for b in report.candidates)) or '-'}")
+    console.print(f"签署顺序 signing order: {escape('、'.join(m.name for m in report.signing_order))}")
+
+
+CaOpt = typer.Option(..., "--ca", help="交易中心 CA 证书（PEM）/ the centre CA certificate (PEM)")
+SuiteOpt = typer.Option("intl", "--suite", help="证书体系 intl 或 gm / certificate suite")
+
+
+@app.command("verify-report")
+@handle_errors
+def verify_report_cmd(
+    report_pdf: Path = typer.Argument(..., help="已签署的评标报告 PDF / the signed report PDF"),
+    ca: Path = CaOpt,
+    suite: str = SuiteOpt,
+    allow_partial: bool = typer.Option(
+        False, "--allow-partial", help="尚未全部签署也视为通过 / accept a report not yet signed by everyone"
+    ),
+    revoked: Path = typer.Option(
+        None, "--revoked", help="已吊销证书序列号清单（每行一个，十六进制）/ revoked serials, one hex per line"
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """离线验证评标报告的全部签名、签署顺序与证书链 / verify a report's signatures, order and chain offline."""
+    from sunbid.evaluation.pdfsign import MAX_REPORT_BYTES, verify_report
+
+    data = _read(report_pdf, MAX_REPORT_BYTES, "评标报告", "report", as_json)
+    ca_pem = _read(ca, 1 << 20, "CA 证书", "CA certificate", as_json)
+    serials: list[int] = []
+    if revoked is not None:
+        for number, line in enumerate(_read(revoked, 4 << 20, "吊销清单", "revocation list", as_json).splitlines(), 1):
+            text = line.strip().decode("ascii", "replace")
+            try:
+                if text and not text.startswith("#"):
+                    serials.append(int(text, 16))
+            except ValueError:
+                fail(
+                    "calc.bad_serial",
+                    f"吊销清单第 {number} 行不是十六进制序列号",
+                    f"line {number} of the revocation list is not a hex serial",
+                    as_json=as_json,
+                )
+    result = verify_report(data, ca_cert_pem=ca_pem, suite=suite, revoked_serials=serials)
+    passed = result.ok and (result.complete or allow_partial)
+    if as_json:
+        emit_json({**result.to_dict(), "passed": passed})
+    else:
+        console.print(f"项目 project: {escape(result.project_code or '-')}")
+        console.print(f"内容摘要 content SHA-256: {result.content_sha256 or '-'}")
+        names = {m["id"]: m["name"] for m in result.signing_order}
+        rows: list[list[Any]] = [
+            [
+                s.index,
+                escape(names.get(s.expected_member_id or "", "-")),
+                escape(s.signer_name),
+                s.signed_at.isoformat() if s.signed_at else "",
+                "✓" if s.ok else "✗",
+            ]
+            for s in result.signatures
+        ]
+        table("签名 Signatures", ["序号", "应签署人 expected", "签名人 signer", "签署时间 signed at", "结果"], rows)
+        for p in result.problems:
+            console.print(f"[red]✗[/] {escape(p.message_zh)} / {escape(p.message_en)} [dim]({p.code})[/]")
+        missing = [m["name"] for m in result.signing_order[len(result.signatures) :]]
+        if result.ok and missing:
+            console.print(f"[yellow]尚未签署 not yet signed:[/] {escape('、'.join(missing))}")
+        if passed:
+            console.print("[green]评标报告签名验证通过 the report verifies[/]")
+    if not passed:
+        raise typer.Exit(1)
+
+
+@app.command("sign-report")
+@handle_errors
+def sign_report_cmd(
+    report_pdf: Path = typer.Argument(..., help="评标报告 PDF / the report PDF"),
+    bundle: Path = typer.Option(..., "--bundle", help="本人的证书文件（PKCS#12）/ your key bundle"),
+    out: Path = typer.Option(..., "--out", help="签署后的 PDF / the signed PDF"),
+    password_file: Path = typer.Option(None, "--password-file", help="口令文件 / file holding the password"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """以本人签名证书签署评标报告（须按签署顺序）/ sign the report with your certificate, in turn."""
+    import os
+    import sys
+
+    from sunbid.core.clock import SystemClock
+    from sunbid.core.errors import ValidationFailed
+    from sunbid.crypto.bundle import import_bundle
+    from sunbid.evaluation.pdfsign import MAX_REPORT_BYTES, Signer, sign_report
+
+    data = _read(report_pdf, MAX_REPORT_BYTES, "评标报告", "report", as_json)
+    raw = _read(bundle, 1 << 20, "证书文件", "key bundle", as_json)
+    if password_file is not None:
+        password = _read(password_file, 4096, "口令文件", "password file", as_json).decode("utf-8").rstrip("\r\n")
+    elif os.environ.get("SUNBID_BUNDLE_PASSWORD"):
+        password = os.environ["SUNBID_BUNDLE_PASSWORD"]
+    elif sys.stdin.isatty():
+        password = str(typer.prompt("证书文件口令 / bundle password", hide_input=True))
+    else:
+        raise ValidationFailed(
+            "report.password_required",
+            "请用 --password-file 或环境变量 SUNBID_BUNDLE_PASSWORD 提供口令",
+            "give the password with --password-file or SUNBID_BUNDLE_PASSWORD",
+        )
+    keys = import_bundle(raw, password)
+    signed = sign_report(
+        data,
+        Signer(keys.signing_private, keys.signing_cert_pem),
+        ca_cert_pem=keys.ca_cert_pem,
+        at=SystemClock().now(),
+        suite=keys.suite,
+    )
+    _write(out, signed, as_json)
+    if as_json:
+        emit_json({"ok": True, "out": str(out), "bytes": len(signed)})
+    else:
+        console.print(f"[green]已签署 signed[/] → {escape(str(out))}")
+
+
+@app.command("font")
+@handle_errors
+def font_cmd(as_json: bool = JsonOpt) -> None:
+    """检查评标报告所用的中文字体 / check the CJK font the report is set in."""
+    from sunbid.evaluation.fonts import cjk_font
+
+    font = cjk_font()
+    if as_json:
+        emit_json({"ok": True, "path": str(font.path), "index": font.index, "family": font.family})
+    else:
+        console.print(
+            f"[green]中文字体可用 CJK font found:[/] {escape(font.family)} — {escape(str(font.path))}#{font.index}"
+        )
