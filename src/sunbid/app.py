@@ -103,6 +103,9 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
 
     app.include_router(opening_router, prefix="/api/v1")
     app.include_router(opening_router, prefix="/api")  # the paths the bidder tool and the opening hall use
+    from sunbid.experts.api import router as experts_router
+
+    app.include_router(experts_router)
     from sunbid.opening import hall as opening_hall
 
     opening_hall.install(app)

@@ -9,6 +9,7 @@ from sunbid.bidding.cli import app as bidder_app
 from sunbid.calendar.cli import calendar_app, rules_app
 from sunbid.draws.cli import app as draw_app
 from sunbid.evaluation.cli import app as calc_app
+from sunbid.experts.cli import app as expert_app
 from sunbid.identity.cli import admin_app, cert_app
 from sunbid.ledger.cli import app as log_app
 from sunbid.opening.cli import app as opening_app
@@ -33,6 +34,7 @@ app.add_typer(draw_app, name="draw")
 app.add_typer(opening_app, name="opening")
 app.add_typer(bidder_app, name="bidder")
 app.add_typer(calc_app, name="calc")
+app.add_typer(expert_app, name="expert")
 app.add_typer(screen_app, name="screen")
 app.command("serve")(serve)
 app.command("worker")(worker)

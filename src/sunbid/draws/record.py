@@ -23,7 +23,10 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "MAX_RECORD_BYTES",
+    "MAX_SLOTS",
     "DrawRecord",
+    "PanelSelection",
+    "PanelSlot",
     "aware_time",
     "candidates_digest",
     "canonical_candidates",
@@ -56,6 +59,7 @@ _FIELDS = frozenset(
         "result_indexes",
         "result",
         "closes_at",
+        "selection",
     }
 )
 _COMMITMENT_FIELDS = frozenset({"purpose", "subject", "name", "value_hash", "committed_at", "log_index"})
@@ -80,6 +84,57 @@ def canonical_candidates(ids: Sequence[str]) -> list[str]:
     return sorted(ids, key=lambda c: c.encode("utf-8"))
 
 
+MAX_SLOTS = 30
+"""Most slots (specialties) one panel selection fills; a candidate's slots are a bit mask of this width."""
+_SLOT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+_SELECTION_FIELDS = frozenset({"kind", "slots", "slot_masks", "groups", "picks"})
+_SLOT_FIELDS = frozenset({"name", "count", "reserves"})
+
+
+@dataclass(frozen=True, slots=True)
+class PanelSlot:
+    """One specialty of a panel draw: ``count`` members plus ``reserves`` 候补, filled in draw order."""
+
+    name: str
+    count: int
+    reserves: int = 0
+
+    @property
+    def size(self) -> int:
+        """Members and reserves together."""
+        return self.count + self.reserves
+
+    def to_dict(self) -> dict[str, JsonValue]:
+        """JSON-ready form."""
+        return {"name": self.name, "count": self.count, "reserves": self.reserves}
+
+
+@dataclass(frozen=True, slots=True)
+class PanelSelection:
+    """The panel rule of an expert draw (record field ``selection``, kind ``panel``; see docs/experts.md).
+
+    ``slot_masks[i]`` says which slots candidate ``i`` may fill (bit ``s`` for ``slots[s]``); two candidates
+    with the same ``groups`` value (the same current employer) are never both picked. The draw walks the
+    candidates in the record's ``result_indexes`` order and ``picks`` lists ``(candidate index, slot)`` in
+    walk order; in each slot the first ``count`` picks are the panel and the rest its reserves, in order.
+    """
+
+    slots: tuple[PanelSlot, ...]
+    slot_masks: tuple[int, ...]
+    groups: tuple[int, ...]
+    picks: tuple[tuple[int, int], ...] = ()
+
+    def to_dict(self) -> dict[str, JsonValue]:
+        """JSON-ready form."""
+        return {
+            "kind": "panel",
+            "slots": [s.to_dict() for s in self.slots],
+            "slot_masks": list(self.slot_masks),
+            "groups": list(self.groups),
+            "picks": [[c, s] for c, s in self.picks],
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class DrawRecord:
     """One draw, as published. ``to_json()`` is its canonical byte form (RFC 8785 style)."""
@@ -99,10 +154,11 @@ class DrawRecord:
     result: tuple[str, ...]
     closes_at: str | None = None
     version: int = FORMAT_VERSION
+    selection: PanelSelection | None = None
 
     def to_dict(self) -> dict[str, JsonValue]:
-        """JSON-ready form (bytes as lower-case hex)."""
-        return {
+        """JSON-ready form (bytes as lower-case hex); ``selection`` appears only when the draw has one."""
+        out: dict[str, JsonValue] = {
             "format": FORMAT,
             "version": self.version,
             "purpose": self.purpose,
@@ -120,6 +176,9 @@ class DrawRecord:
             "result": list(self.result),
             "closes_at": self.closes_at,
         }
+        if self.selection is not None:
+            out["selection"] = self.selection.to_dict()
+        return out
 
     def to_json(self) -> bytes:
         """The canonical JSON bytes of :meth:`to_dict`."""
@@ -239,6 +298,52 @@ def _rule(value: object) -> DecimalRange | None:
     )
 
 
+def _selection(value: object) -> PanelSelection | None:
+    if value is None:
+        return None
+    where = "selection"
+    obj = _object(value, where, _SELECTION_FIELDS)
+    if _get(obj, "kind", where + ".") != "panel":
+        raise _bad(where + ".kind", "仅支持 panel", "only panel is known")
+    slots: list[PanelSlot] = []
+    for i, raw in enumerate(_list(_get(obj, "slots", where + "."), where + ".slots", MAX_SLOTS)):
+        at = f"{where}.slots[{i}]"
+        item = _object(raw, at, _SLOT_FIELDS)
+        name = _str(_get(item, "name", at + "."), at + ".name", 64)
+        if not _SLOT_NAME_RE.fullmatch(name):
+            raise _bad(at + ".name", "格式不正确", "is malformed")
+        slots.append(
+            PanelSlot(
+                name,
+                _int(_get(item, "count", at + "."), at + ".count", 1, MAX_CANDIDATES),
+                _int(_get(item, "reserves", at + "."), at + ".reserves", 0, MAX_CANDIDATES),
+            )
+        )
+    if not slots:
+        raise _bad(where + ".slots", "不能为空", "must not be empty")
+    full = (1 << len(slots)) - 1
+    masks = _list(_get(obj, "slot_masks", where + "."), where + ".slot_masks", MAX_CANDIDATES)
+    groups = _list(_get(obj, "groups", where + "."), where + ".groups", MAX_CANDIDATES)
+    picks = _list(_get(obj, "picks", where + "."), where + ".picks", MAX_CANDIDATES)
+    parsed_picks: list[tuple[int, int]] = []
+    for i, p in enumerate(picks):
+        pair = _list(p, f"{where}.picks[{i}]", 2)
+        if len(pair) != 2:
+            raise _bad(f"{where}.picks[{i}]", "须为 [候选序号, 席位序号]", "must be [candidate index, slot index]")
+        parsed_picks.append(
+            (
+                _int(pair[0], f"{where}.picks[{i}][0]", 0, MAX_CANDIDATES),
+                _int(pair[1], f"{where}.picks[{i}][1]", 0, len(slots) - 1),
+            )
+        )
+    return PanelSelection(
+        slots=tuple(slots),
+        slot_masks=tuple(_int(m, f"{where}.slot_masks[{i}]", 1, full) for i, m in enumerate(masks)),
+        groups=tuple(_int(g, f"{where}.groups[{i}]", 0, MAX_CANDIDATES) for i, g in enumerate(groups)),
+        picks=tuple(parsed_picks),
+    )
+
+
 def parse_record(data: object) -> DrawRecord:
     """A :class:`DrawRecord` from its JSON form; ``draw.bad_record`` names the first malformed field.
 
@@ -275,4 +380,5 @@ def parse_record(data: object) -> DrawRecord:
         result_indexes=tuple(_int(x, f"result_indexes[{i}]", 0, MAX_CANDIDATES) for i, x in enumerate(indexes)),
         result=tuple(_str(r, f"result[{i}]") for i, r in enumerate(result)),
         closes_at=parse_time(obj.get("closes_at"), "closes_at"),
+        selection=_selection(obj.get("selection")),
     )

@@ -9,7 +9,7 @@ record that would not verify. Pure, like :mod:`sunbid.draws.domain`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sunbid.core.errors import DomainError, ValidationFailed
@@ -28,7 +28,10 @@ from sunbid.draws.domain import (
 )
 from sunbid.draws.record import (
     MAX_RECORD_BYTES,
+    MAX_SLOTS,
     DrawRecord,
+    PanelSelection,
+    PanelSlot,
     aware_time,
     candidates_digest,
     canonical_candidates,
@@ -38,12 +41,15 @@ from sunbid.draws.record import (
 from sunbid.ledger.canonical import JsonValue
 
 __all__ = [
+    "PanelWalk",
     "Problem",
     "VerifyResult",
     "coefficient_record",
     "make_record",
+    "panel_record",
     "verify_record",
     "verify_record_json",
+    "walk_panel",
 ]
 
 
@@ -78,6 +84,7 @@ class VerifyResult:
     recomputed_seed: bytes | None = None
     recomputed_indexes: tuple[int, ...] | None = None
     recomputed_result: tuple[str, ...] | None = None
+    recomputed_picks: tuple[tuple[int, int], ...] | None = None
 
     def codes(self) -> list[str]:
         """The problem codes, in the order found."""
@@ -86,7 +93,7 @@ class VerifyResult:
     def as_dict(self) -> dict[str, JsonValue]:
         """JSON-ready form (what ``sunbid draw verify --json`` prints)."""
         r = self.record
-        return {
+        out: dict[str, JsonValue] = {
             "ok": self.ok,
             "problems": [p.as_dict() for p in self.problems],
             "purpose": None if r is None else r.purpose,
@@ -100,6 +107,17 @@ class VerifyResult:
             "recomputed_indexes": None if self.recomputed_indexes is None else list(self.recomputed_indexes),
             "recomputed_result": None if self.recomputed_result is None else list(self.recomputed_result),
         }
+        if r is not None and r.selection is not None:
+            out["selection"] = {
+                "slots": [s.to_dict() for s in r.selection.slots],
+                "claimed_picks": [
+                    [r.candidates[c] if c < len(r.candidates) else None, s] for c, s in r.selection.picks
+                ],
+                "recomputed_picks": None
+                if self.recomputed_picks is None
+                else [[r.candidates[c], s] for c, s in self.recomputed_picks],
+            }
+        return out
 
 
 def _check_commitments(rec: DrawRecord, suite: CryptoSuite, problems: list[Problem]) -> None:
@@ -300,7 +318,102 @@ def verify_record(record: DrawRecord | Mapping[str, object]) -> VerifyResult:
                     "result",
                 )
             )
-    return VerifyResult(not problems, tuple(problems), rec, seed, indexes, result)
+    picks: tuple[tuple[int, int], ...] | None = None
+    if rec.selection is not None and indexes is not None:
+        picks = _check_selection(rec, rec.selection, indexes, problems)
+    return VerifyResult(not problems, tuple(problems), rec, seed, indexes, result, picks)
+
+
+# --- panel selection (expert draws) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PanelWalk:
+    """What :func:`walk_panel` found: the picks, how many positions it read, and whether every slot is full."""
+
+    picks: tuple[tuple[int, int], ...]
+    consumed: int
+    complete: bool
+
+
+def walk_panel(
+    order: Iterable[int], slots: Sequence[PanelSlot], slot_masks: Sequence[int], groups: Sequence[int]
+) -> PanelWalk:
+    """Fill ``slots`` from candidates taken in ``order`` (the draw's Fisher–Yates order).
+
+    A candidate whose group is already picked is skipped (回避: same employer as a drawn expert). Otherwise it
+    goes to the first slot it qualifies for whose panel (``count``) is not yet full; failing that, to the first
+    such slot whose reserves are not yet full; failing that it is skipped. The walk stops at the position that
+    fills the last place, so ``consumed`` is the smallest ``k`` that gives the same picks.
+    """
+    fill = [0] * len(slots)
+    remaining = sum(s.size for s in slots)
+    used: set[int] = set()
+    picks: list[tuple[int, int]] = []
+    if remaining == 0:
+        return PanelWalk((), 0, True)
+    consumed = 0
+    for pos, c in enumerate(order):
+        consumed = pos + 1
+        group = groups[c]
+        if group in used:
+            continue
+        mask = slot_masks[c]
+        chosen = -1
+        for s, slot in enumerate(slots):
+            if mask >> s & 1 and fill[s] < slot.count:
+                chosen = s
+                break
+        if chosen < 0:
+            for s, slot in enumerate(slots):
+                if mask >> s & 1 and fill[s] < slot.size:
+                    chosen = s
+                    break
+        if chosen < 0:
+            continue
+        fill[chosen] += 1
+        used.add(group)
+        picks.append((c, chosen))
+        remaining -= 1
+        if remaining == 0:
+            return PanelWalk(tuple(picks), consumed, True)
+    return PanelWalk(tuple(picks), consumed, False)
+
+
+def _check_selection(
+    rec: DrawRecord, sel: PanelSelection, indexes: tuple[int, ...], problems: list[Problem]
+) -> tuple[tuple[int, int], ...] | None:
+    n = len(rec.candidates)
+    if len(sel.slot_masks) != n or len(sel.groups) != n or not 1 <= len(sel.slots) <= MAX_SLOTS:
+        problems.append(
+            Problem(
+                "draw.selection_bad",
+                "席位规则的 slot_masks、groups 须与候选项一一对应",
+                "the selection's slot_masks and groups must have one entry per candidate",
+                "selection",
+            )
+        )
+        return None
+    walk = walk_panel(indexes, sel.slots, sel.slot_masks, sel.groups)
+    if walk.picks != sel.picks:
+        problems.append(
+            Problem(
+                "draw.selection_mismatch",
+                "记录的入选名单（picks）与按抽取顺序重算的结果不符",
+                "the recorded picks differ from those recomputed along the draw order",
+                "selection.picks",
+            )
+        )
+    if (walk.complete and walk.consumed != rec.k) or (not walk.complete and rec.k != n):
+        problems.append(
+            Problem(
+                "draw.selection_bad_k",
+                f"k={rec.k} 不是补足全部席位所需的抽取数",
+                f"k={rec.k} is not the number of positions needed to fill every slot",
+                "k",
+            )
+        )
+    return walk.picks
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -417,3 +530,70 @@ def coefficient_record(
         candidate_rule=rule,
         closes_at=closes_at,
     )
+
+
+def panel_record(
+    purpose: str,
+    subject: Mapping[str, str] | None,
+    *,
+    suite: CryptoSuite | str,
+    commitments: Sequence[Commitment],
+    seed_inputs: Sequence[SeedInput],
+    candidates: Sequence[str],
+    slots: Sequence[PanelSlot],
+    slot_masks: Sequence[int],
+    groups: Sequence[int],
+    closes_at: str | None = None,
+) -> DrawRecord:
+    """Run a panel draw (expert draw 专家抽取) and return its verified record.
+
+    The candidates are walked in the draw's order (:func:`walk_panel`) until every slot has its members and
+    reserves, or the candidates run out (then ``k = n`` and the record shows which places stayed empty).
+    """
+    s = resolve_suite(suite)
+    n = len(candidates)
+    if not slots or len(slots) > MAX_SLOTS:
+        raise invalid("draw.selection_bad", f"席位数须为 1–{MAX_SLOTS}", f"1 to {MAX_SLOTS} slots are needed")
+    if len(slot_masks) != n or len(groups) != n:
+        raise invalid(
+            "draw.selection_bad",
+            "席位规则的 slot_masks、groups 须与候选项一一对应",
+            "the selection's slot_masks and groups must have one entry per candidate",
+        )
+    if n == 0:
+        raise invalid("draw.bad_k", "没有候选项", "there are no candidates")
+    seed = derive_seed(purpose, seed_inputs, suite=s, subject=dict(subject or {}))
+    need = sum(x.size for x in slots)
+    k = min(n, max(64, 4 * need))
+    while True:
+        walk = walk_panel(sample_indexes(seed, n, k, suite=s), slots, slot_masks, groups)
+        if walk.complete or k == n:
+            break
+        k = min(n, 2 * k)
+    for n_, c in enumerate(commitments):
+        parse_time(c.committed_at, f"commitments[{n_}].committed_at")
+    cands = tuple(candidates)
+    k = walk.consumed if walk.complete else n
+    indexes = tuple(sample_indexes(seed, n, k, suite=s))
+    rec = DrawRecord(
+        purpose=purpose,
+        subject=dict(subject or {}),
+        suite=s.name,
+        hash_name=s.hash_name,
+        commitments=tuple(commitments),
+        seed_inputs=tuple(sorted(seed_inputs, key=lambda i: i.name.encode("ascii"))),
+        seed=seed,
+        candidate_rule=None,
+        candidates=cands,
+        candidates_digest=candidates_digest(cands, suite=s),
+        k=k,
+        result_indexes=indexes,
+        result=tuple(cands[i] for i in indexes),
+        closes_at=parse_time(closes_at, "closes_at"),
+        selection=PanelSelection(tuple(slots), tuple(slot_masks), tuple(groups), walk.picks),
+    )
+    check = verify_record(rec)
+    if not check.ok:
+        p = check.problems[0]
+        raise ValidationFailed(p.code, p.message_zh, p.message_en, details={"where": p.where})
+    return rec
