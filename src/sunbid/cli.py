@@ -49,6 +49,7 @@ def demo(
 ) -> None:
     """示范交易中心：SQLite + 本地文件，五个示范项目，一条命令启动 / a demo centre with five tenders."""
     from sunbid.platform.demo import BUNDLE_PASSWORD, DEMO_PASSWORD, demo_usernames, seed
+    from sunbid.platform.demo_bids import opening_line
 
     platform = make_platform()
     result = seed(platform, cert_dir=platform.settings.data_dir / "demo-certs")
@@ -62,6 +63,7 @@ def demo(
         "cert_dir": result["cert_dir"],
         "bundles": result["bundles"],
         "tenderer_bundles": result["tenderer_bundles"],
+        "custodian_bundles": result["custodian_bundles"],
         "projects": result["projects"],
     }
     if as_json:
@@ -79,6 +81,8 @@ def demo(
                 f"  {p['code']} {p['procedure_zh']} {p['name']} → {p['final_state_zh']} ({p['final_state']}),"
                 f" {len(p['timeline'])} 步 steps, {last}{due}"
             )
+            if p.get("opening"):
+                console.print(f"    开标 opening: {opening_line(p['opening'])}")
     platform.close()
     if serve_after:
         serve(host=None, port=port)

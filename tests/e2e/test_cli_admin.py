@@ -152,7 +152,7 @@ def test_cli_errors_are_bilingual_and_non_zero(cli_env: None, platform: Platform
 
 def test_demo_seed_is_idempotent_and_bidders_can_use_their_bundles(cli_env: None, platform: Platform) -> None:
     first = run("demo", "--no-serve")
-    assert first["created"] is True and len(first["bundles"]) == 3
+    assert first["created"] is True and len(first["bundles"]) == 5
     second = run("demo", "--no-serve")
     assert second["created"] is False
     bundle = Path(first["bundles"][0])

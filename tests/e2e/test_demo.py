@@ -1,4 +1,5 @@
-"""``sunbid demo`` end to end: five whole tenders in fake time, their timelines, idempotency, the log."""
+"""``sunbid demo`` end to end: five whole tenders in fake time, their timelines, sealed bids and remote openings,
+idempotency, the log."""
 
 from __future__ import annotations
 
@@ -7,19 +8,30 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from sunbid.bidding.container import open_bid
+from sunbid.bidding.models import Bid
+from sunbid.bidding.receipts import verify_receipt
 from sunbid.cli import app
 from sunbid.core.calendar import local_date
 from sunbid.core.clock import ensure_utc
 from sunbid.crypto.certificates import import_bundle
-from sunbid.identity.models import Certificate, Membership, User
+from sunbid.identity.models import Certificate, Membership, Organisation, User
+from sunbid.ledger.models import AuditEvent
+from sunbid.opening import session
+from sunbid.opening.events import events_after
+from sunbid.opening.models import OpeningBid, OpeningKey, OpeningKeyShare, OpeningSession, OpeningSharePost
+from sunbid.opening.record import verify_record
 from sunbid.platform.container import Platform
+from sunbid.platform.demo_tenders import ROAD_COEFFICIENT
 from sunbid.platform.settings import Settings
 from sunbid.projects.contracts import contract_message
 from sunbid.projects.models import ContractSignature, Project, ProjectDocument, ProjectEvent
@@ -218,7 +230,7 @@ def test_scheduler_steps_fall_exactly_at_the_deadlines_and_the_amendment_moved_o
 
 def test_both_parties_signed_the_contracts_with_their_bundle_keys(demo: Demo) -> None:
     platform, summary = demo.platform, demo.summary
-    assert len(summary["bundles"]) == 3 and len(summary["tenderer_bundles"]) == 2
+    assert len(summary["bundles"]) == 5 and len(summary["tenderer_bundles"]) == 2
     bundles = {
         Path(b).stem: import_bundle(Path(b).read_bytes(), summary["bundle_password"])
         for b in summary["bundles"] + summary["tenderer_bundles"]
@@ -279,3 +291,198 @@ def test_the_archived_tender_exports_an_archive_that_verifies_offline(demo: Demo
         out.write_bytes(bytes(data))
         r = CliRunner().invoke(app, ["archive", "verify", str(out), "--trusted-key", key, "--json"])
         assert r.exit_code != 0 and json.loads(r.stdout)["ok"] is False
+
+
+# --- sealed bids and the remote opening (issue 4) ------------------------------------------------------------
+
+
+def _project(s: Session, name: str) -> Project:
+    return s.scalars(select(Project).where(Project.name == name)).one()
+
+
+def _orgs(s: Session) -> dict[int, str]:
+    return {o.id: o.name for o in s.scalars(select(Organisation))}
+
+
+def _events(s: Session, project: Project) -> list[tuple[str, dict[str, Any]]]:
+    return [(e.kind, e.data) for e in events_after(s, project.id)]
+
+
+def winner_name(s: Session, project: Project) -> str:
+    assert project.winner_org_id is not None
+    return _orgs(s)[project.winner_org_id]
+
+
+def _opening(s: Session, project: Project) -> tuple[OpeningSession, dict[str, OpeningBid]]:
+    row = s.scalars(select(OpeningSession).where(OpeningSession.project_id == project.id)).one()
+    names = _orgs(s)
+    bids = {names[b.org_id]: b for b in s.scalars(select(OpeningBid).where(OpeningBid.session_id == row.id))}
+    return row, bids
+
+
+def test_every_section_key_is_split_two_of_three_among_the_centre_regulator_and_notary(demo: Demo) -> None:
+    summary = demo.summary
+    assert [Path(b).stem for b in summary["custodian_bundles"]] == ["centre", "regulator", "notary"]
+    assert {"custodian_centre", "custodian_regulator", "custodian_notary"} <= set(summary["users"])
+    with demo.platform.db.read() as s:
+        names = _orgs(s)
+        keys = list(s.scalars(select(OpeningKey)))
+        assert len(keys) == 5  # one section each, made when the project entered bidding
+        for key in keys:
+            assert (key.threshold, key.total, key.fallback_possible) == (2, 3, True)
+            holders = s.scalars(select(OpeningKeyShare.custodian_org_id).where(OpeningKeyShare.key_id == key.id))
+            assert sorted(names[o] for o in holders) == sorted(
+                ["示范公共资源交易中心", "池州市住房和城乡建设局", "安徽省池州市公证处"]
+            )
+
+
+def test_the_road_tender_refuses_a_late_bid_revokes_one_and_publishes_a_record_that_verifies(
+    demo: Demo, tmp_path: Path
+) -> None:
+    platform = demo.platform
+    opening = by_name(demo.summary)[ROAD]["opening"]
+    assert opening["state"] == "closed" and opening["state_zh"] == "开标结束"
+    assert (opening["bids_received"], opening["replaced"], opening["late_refused"]) == (4, 1, 1)
+    assert (opening["opened"], opening["decrypted"], opening["revoked"], opening["withdrawn"]) == (4, 3, 1, 0)
+    assert opening["valid_bids"] == 3
+    assert Decimal(opening["coefficients"]["01"]) in ROAD_COEFFICIENT.values()  # drawn at the start, verifiable
+    with platform.db.read() as s:
+        road = _project(s, ROAD)
+        deadline = project_facts(road, platform.clock.now()).bid_deadline
+        assert deadline is not None
+        (late,) = s.scalars(
+            select(AuditEvent).where(AuditEvent.tag.like("%:bid:late"), AuditEvent.subject_id == str(road.id))
+        ).all()
+        assert late.data["what"] == "chunk"  # its last chunk arrived at the deadline instant
+        assert ensure_utc(datetime.fromisoformat(late.data["at"])) >= deadline  # judged by the server clock
+        row, bids = _opening(s, road)
+        assert "池州市贵池区路桥工程有限公司" not in bids  # the late bidder's bid was never taken in
+        revoked = bids["九华山建设集团有限公司"]
+        assert (revoked.status, revoked.last_problem, revoked.attempts) == ("revoked", "bid.wrong_key", 1)
+        assert revoked.failure is not None and "撤销" in revoked.failure["reason_zh"]
+        assert all(b.status == "decrypted" and b.opened_by == "bidder" for n, b in bids.items() if b is not revoked)
+        assert row.record_hash == opening["record_hash"] and row.valid_bids == 3
+        record = dict(row.record or {})
+        events = _events(s, road)
+        assert road.award_amount == Decimal(bids[winner_name(s, road)].price or "0")
+    assert verify_record(record, platform.log_keypair.public) == []
+    rows = {r["bidder_name"]: r for r in record["record"]["sections"][0]["rows"]}
+    assert rows["池州第一建筑工程有限公司"]["price"] == "11860000.00"
+    assert rows["九华山建设集团有限公司"]["price"] is None  # a revoked bid's price is never read out
+    assert record["record"]["sections"][0]["coefficient"] == opening["coefficients"]["01"]
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    assert CliRunner().invoke(app, ["draw", "verify", str(path), "--json"]).exit_code == 0
+    kinds = [k for k, _ in events]
+    for kind in (
+        "session.started",
+        "coefficient.drawn",
+        "decryption.opened",
+        "bidder.checked_in",
+        "bid.decrypted",
+        "decryption.closed",
+        "bid.decryption_failed",
+        "record.published",
+        "bidder.confirmed",
+        "session.closed",
+    ):
+        assert kind in kinds, kind
+    assert kinds.count("bid.decrypted") == 3 and kinds.count("bidder.confirmed") == 3
+    assert kinds.index("decryption.closed") < kinds.index("record.published") < kinds.index("session.closed")
+    before_record = json.dumps(events[: kinds.index("record.published")], ensure_ascii=False)
+    assert "11860000.00" not in before_record  # no price shows before the record is published
+    assert dict(events)["session.closed"] == {"valid_bids": 3}
+
+
+def test_the_imaging_tender_opens_a_bid_never_decrypted_through_two_custodians(demo: Demo) -> None:
+    platform = demo.platform
+    opening = by_name(demo.summary)[IMAGING]["opening"]
+    assert opening["custodian_fallback"] is True and opening["state"] == "closed"
+    assert (opening["bids_received"], opening["decrypted"], opening["by_custodians"], opening["revoked"]) == (
+        3,
+        3,
+        1,
+        0,
+    )
+    with platform.db.read() as s:
+        imaging = _project(s, IMAGING)
+        row, bids = _opening(s, imaging)
+        assert bids["九华山建设集团有限公司"].opened_by == "custodian"
+        assert bids["九华山建设集团有限公司"].attempts == 0  # its bidder never released a key
+        posts = list(s.scalars(select(OpeningSharePost).where(OpeningSharePost.session_id == row.id)))
+        assert len(posts) == 2 and all(p.share_sealed is None for p in posts)  # wiped once the key was rebuilt
+        assert sorted(_orgs(s)[p.custodian_org_id] for p in posts) == ["安徽省池州市公证处", "示范公共资源交易中心"]
+        kinds = [k for k, _ in _events(s, imaging)]
+        fetched = s.scalars(
+            select(AuditEvent.actor_name).where(
+                AuditEvent.tag.like("%:opening:share_fetch"), AuditEvent.subject_id == str(imaging.id)
+            )
+        ).all()
+        assert sorted(fetched) == ["sunbid demo: custodian_centre", "sunbid demo: custodian_notary"]
+        assert imaging.award_amount == Decimal("2980000.00") == Decimal(bids[winner_name(s, imaging)].price or "0")
+        record = dict(row.record or {})
+    assert kinds.count("custodian.approved") == 2
+    assert kinds.index("decryption.closed") < kinds.index("key.rebuilt") < kinds.index("record.published")
+    assert verify_record(record, platform.log_keypair.public) == []
+    statuses = {
+        r["bidder_name"]: (r["decryption_status"], r["opened_by"]) for r in record["record"]["sections"][0]["rows"]
+    }
+    assert statuses["九华山建设集团有限公司"] == ("decrypted", "custodian")
+
+
+def test_the_plant_tenders_two_sealed_bids_are_never_opened(demo: Demo) -> None:
+    opening = by_name(demo.summary)[PLANT]["opening"]
+    assert (opening["state"], opening["bids_received"], opening["opened"], opening["record_hash"]) == (
+        "failed",
+        2,
+        0,
+        None,
+    )
+    with demo.platform.db.read() as s:
+        plant = _project(s, PLANT)
+        assert [k for k, _ in _events(s, plant)] == ["session.failed"]
+    assert by_name(demo.summary)[ESTATE]["opening"] is None  # terminated before its deadline: no opening
+    assert by_name(demo.summary)[SMARTCITY]["opening"]["state"] == "scheduled"  # its deadline is ahead
+
+
+def test_every_receipt_verifies_offline_and_the_opened_documents_are_the_sealed_story(
+    demo: Demo, tmp_path: Path
+) -> None:
+    platform = demo.platform
+    key = platform.log_keypair.public
+    with platform.db.read() as s:
+        bids = list(s.scalars(select(Bid).order_by(Bid.id)))
+        assert len(bids) == 4 + 1 + 3 + 2  # road (one replaced), imaging, plant
+        assert all(b.receipt is not None for b in bids)
+        winner = s.scalars(
+            select(OpeningBid)
+            .join(Bid, Bid.id == OpeningBid.bid_id)
+            .join(Project, Project.id == Bid.project_id)
+            .where(Project.name == ROAD, OpeningBid.org_id == Project.winner_org_id)
+        ).one()
+        stored = s.get(Bid, winner.bid_id)
+        assert stored is not None
+        context = s.scalars(select(OpeningKey.context).where(OpeningKey.section_id == stored.section_id)).one()
+    for b in bids:
+        assert verify_receipt(b.receipt or {}, key) == []
+        assert b.receipt is not None and b.receipt["receipt"]["container_hash"] == b.container_hash
+    path = tmp_path / "receipt.json"
+    path.write_text(json.dumps(bids[0].receipt), encoding="utf-8")
+    checked = run("bidder", "receipt", "verify", str(path), "--log-key", key.hex())
+    assert checked["ok"] is True and checked["container_hash"] == bids[0].container_hash
+    with platform.uow() as uow:
+        content_key = session.content_key_of(uow, winner)  # audited: evaluation re-opens the bid this way
+        uow.commit()
+    opened = open_bid(
+        platform.suite,
+        platform.storage.get(stored.storage_key),
+        content_key=content_key,
+        context=context,
+        ca_cert_pem=platform.ca().certificate_pem,
+        now=stored.received_at,
+    )
+    assert opened.signature_valid and opened.manifest.price == "11860000.00"
+    assert "11,860,000.00" in opened.files["投标函.txt"].decode("utf-8")
+    lines = opened.files["已标价工程量清单.csv"].decode("utf-8").splitlines()
+    amounts = [Decimal(line.rsplit(",", 1)[1]) for line in lines[1:-1]]
+    assert sum(amounts) == Decimal("11860000.00") == Decimal(lines[-1].rsplit(",", 1)[1])

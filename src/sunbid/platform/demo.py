@@ -1,8 +1,10 @@
 """``sunbid demo``: a demo trading centre on SQLite and local files, seeded once, then served.
 
-The seed creates the centre, its organisations and users, certificate bundles for the bidders and the tenderers,
-then runs five whole tenders in fake time (:mod:`sunbid.platform.demo_tenders`) so that the served site shows
-every stage of a tender, from registration to the archive. A second run changes nothing and reports what the
+The seed creates the centre, its organisations and users, certificate bundles for the bidders, the tenderers and
+the three opening-key custodians (centre, regulator, notary: any 2 of 3 can rebuild a section's opening key), then
+runs five whole tenders in fake time (:mod:`sunbid.platform.demo_tenders`) so that the served site shows every
+stage of a tender, from registration to the archive, with real sealed bids opened remotely
+(:mod:`sunbid.platform.demo_bids`). A second run changes nothing and reports what the
 database holds. Demo passwords are for the demo only and are printed so that a visitor can sign in; a real
 deployment creates its users with ``sunbid admin``.
 """
@@ -19,6 +21,7 @@ from sqlalchemy import select
 
 from sunbid.core.clock import SHANGHAI, FakeClock
 from sunbid.core.errors import Conflict
+from sunbid.crypto.bundle import KeyBundle
 from sunbid.crypto.certificates import export_bundle
 from sunbid.crypto.x509util import parse_pem
 from sunbid.identity import certs, service
@@ -28,6 +31,7 @@ from sunbid.platform import demo_tenders
 from sunbid.platform.cli import upgrade_and_seed
 from sunbid.platform.container import CA_KEY, Platform
 from sunbid.platform.context import RequestContext
+from sunbid.platform.uow import UnitOfWork
 
 DEMO_PASSWORD = "Sunbid2026"  # noqa: S105 - demo only, printed for visitors
 BUNDLE_PASSWORD = "bundle2026"  # noqa: S105 - demo only, printed for visitors
@@ -36,8 +40,12 @@ BUNDLE_PASSWORD = "bundle2026"  # noqa: S105 - demo only, printed for visitors
 #: certificates issued at the start (valid two years) stay valid for a long while.
 WEEKS_BACK = 15
 
-#: Organisation kinds whose members get a certificate bundle (bidders seal bids, both parties sign contracts).
-BUNDLE_KINDS = ("bidder", "tenderer")
+#: Organisation kinds whose members get a certificate bundle (bidders seal bids, both parties sign contracts,
+#: custodians at the regulator and the notary decrypt their opening-key shares). The centre gets one too.
+BUNDLE_KINDS = ("bidder", "tenderer", "regulator", "notary")
+
+#: Organisations holding an opening-key custodian (their bundles decrypt the shares), by bundle key.
+CUSTODIAN_ORGS = ("centre", "regulator", "notary")
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ CENTRE_USERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("admin", "系统管理员", ("admin", "operator")),
     ("operator", "中心工作人员", ("operator",)),
     ("expert", "吴专家", ()),
+    ("custodian_centre", "陈保管", ("custodian",)),
 )
 
 
@@ -76,13 +85,16 @@ def demo_orgs(region: str) -> list[DemoOrg]:
         DemoOrg("bidder1", "池州第一建筑工程有限公司", "bidder", both, (("bidder1", "王投标", ("bidder",)),)),
         DemoOrg("bidder2", "安徽长江路桥建设有限公司", "bidder", both, (("bidder2", "赵投标", ("bidder",)),)),
         DemoOrg("bidder3", "九华山建设集团有限公司", "bidder", both, (("bidder3", "钱投标", ("bidder",)),)),
+        DemoOrg("bidder4", "安徽皖江建工集团有限公司", "bidder", both, (("bidder4", "周投标", ("bidder",)),)),
+        DemoOrg("bidder5", "池州市贵池区路桥工程有限公司", "bidder", both, (("bidder5", "吴投标", ("bidder",)),)),
         DemoOrg(
             "regulator",
             "池州市住房和城乡建设局",
             "regulator",
             ("housing", "engineering"),
-            (("regulator", "孙监督", ("regulator",)),),
+            (("regulator", "孙监督", ("regulator",)), ("custodian_regulator", "刘保管", ("custodian",))),
         ),
+        DemoOrg("notary", "安徽省池州市公证处", "notary", (), (("custodian_notary", "郑公证", ("custodian",)),)),
     ]
 
 
@@ -100,6 +112,10 @@ def demo_start(now: datetime) -> datetime:
 
 def _bundle_paths(cert_dir: Path, region: str, kind: str) -> list[str]:
     return [str(cert_dir / f"{d.key}.p12") for d in demo_orgs(region) if d.kind == kind]
+
+
+def _custodian_bundle_paths(cert_dir: Path) -> list[str]:
+    return [str(cert_dir / f"{key}.p12") for key in CUSTODIAN_ORGS]
 
 
 def _check_ca_predates(platform: Platform, start: datetime) -> None:
@@ -123,15 +139,49 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def seed_identities(platform: Platform, *, cert_dir: Path) -> tuple[dict[str, int], dict[str, Path]]:
+def _issue_bundle(platform: Platform, uow: UnitOfWork, org_id: int, path: Path) -> KeyBundle:
+    """Certify a new signing and encryption key pair of the organisation, write them as a bundle file (PKCS#12)
+    and return the bundle's contents (the demo's scripts use them without importing the file again)."""
+    sign_kp = platform.suite.generate_signing_keypair()
+    enc_kp = platform.suite.generate_encryption_keypair()
+    sc, ec = certs.issue_certificates(uow, org_id, sign_kp.public, enc_kp.public)
+    data = export_bundle(
+        platform.suite,
+        password=BUNDLE_PASSWORD,
+        signing_private=sign_kp.private,
+        signing_cert_pem=sc.pem,
+        encryption_private=enc_kp.private,
+        encryption_cert_pem=ec.pem,
+        ca_cert_pem=platform.ca().certificate_pem,
+    )
+    _write_private(path, data)
+    return KeyBundle(
+        suite=platform.suite.name,
+        signing_private=sign_kp.private,
+        signing_public=sign_kp.public,
+        signing_cert_pem=sc.pem,
+        encryption_private=enc_kp.private,
+        encryption_public=enc_kp.public,
+        encryption_cert_pem=ec.pem,
+        ca_cert_pem=platform.ca().certificate_pem,
+    )
+
+
+def seed_identities(
+    platform: Platform, *, cert_dir: Path
+) -> tuple[dict[str, int], dict[str, Path], dict[str, KeyBundle]]:
     """Create the centre, organisations, users and certificate bundles in one transaction.
 
-    Returns the organisation ids by key (``centre`` included) and the bundle files by organisation key.
+    Returns the organisation ids by key (``centre`` included), the bundle files and their keys by organisation
+    key. The
+    custodians' encryption certificates are issued here, before any tender enters bidding, so that every
+    section's opening key is split among them.
     """
     region = platform.settings.centre_region_code
     ctx = RequestContext(source="system", actor_name="sunbid demo")
     orgs: dict[str, int] = {}
     bundles: dict[str, Path] = {}
+    keys: dict[str, KeyBundle] = {}
     with platform.uow(ctx) as uow:
         centre = service.create_centre(
             uow,
@@ -146,6 +196,8 @@ def seed_identities(platform: Platform, *, cert_dir: Path) -> tuple[dict[str, in
             u = service.create_user(uow, username=username, display_name=display, password=DEMO_PASSWORD)
             for r in centre_roles:
                 service.add_membership(uow, user=u, org=centre_org, role=r)
+        bundles["centre"] = cert_dir / "centre.p12"
+        keys["centre"] = _issue_bundle(platform, uow, centre_org.id, bundles["centre"])
         for i, d in enumerate(demo_orgs(region), start=10):
             org = service.create_organisation(
                 uow,
@@ -161,23 +213,10 @@ def seed_identities(platform: Platform, *, cert_dir: Path) -> tuple[dict[str, in
                 for r in roles:
                     service.add_membership(uow, user=u, org=org, role=r)
             if d.kind in BUNDLE_KINDS:
-                sign_kp = platform.suite.generate_signing_keypair()
-                enc_kp = platform.suite.generate_encryption_keypair()
-                sc, ec = certs.issue_certificates(uow, org.id, sign_kp.public, enc_kp.public)
-                data = export_bundle(
-                    platform.suite,
-                    password=BUNDLE_PASSWORD,
-                    signing_private=sign_kp.private,
-                    signing_cert_pem=sc.pem,
-                    encryption_private=enc_kp.private,
-                    encryption_cert_pem=ec.pem,
-                    ca_cert_pem=platform.ca().certificate_pem,
-                )
-                path = cert_dir / f"{d.key}.p12"
-                _write_private(path, data)
-                bundles[d.key] = path
+                bundles[d.key] = cert_dir / f"{d.key}.p12"
+                keys[d.key] = _issue_bundle(platform, uow, org.id, bundles[d.key])
         uow.commit()
-    return orgs, bundles
+    return orgs, bundles, keys
 
 
 def seed(platform: Platform, *, cert_dir: Path, start: datetime | None = None) -> dict[str, Any]:
@@ -199,9 +238,15 @@ def seed(platform: Platform, *, cert_dir: Path, start: datetime | None = None) -
         _check_ca_predates(platform, begin)
         clock = FakeClock(begin)
         fake = Platform(platform.settings, clock=clock, db=platform.db)
-        orgs, bundles = seed_identities(fake, cert_dir=cert_dir)
+        orgs, bundles, keys = seed_identities(fake, cert_dir=cert_dir)
         demo_tenders.run_tenders(
-            fake, clock, orgs=orgs, bundles=bundles, bundle_password=BUNDLE_PASSWORD, real_now=real_now
+            fake,
+            clock,
+            orgs=orgs,
+            bundles=bundles,
+            bundle_password=BUNDLE_PASSWORD,
+            real_now=real_now,
+            keys=keys,
         )
         created = True
     return {
@@ -209,5 +254,6 @@ def seed(platform: Platform, *, cert_dir: Path, start: datetime | None = None) -
         "cert_dir": str(cert_dir),
         "bundles": _bundle_paths(cert_dir, region, "bidder"),
         "tenderer_bundles": _bundle_paths(cert_dir, region, "tenderer"),
+        "custodian_bundles": _custodian_bundle_paths(cert_dir),
         "projects": demo_tenders.project_summaries(platform),
     }

@@ -3,17 +3,22 @@
 Each tender is a script: a generator that does one or more steps as a demo user and then yields the time it
 wants to act next. :func:`drive` moves the :class:`FakeClock` from one moment to the next — the earliest of
 the scripts' next times and the outbox's next due job — and runs the outbox worker at every moment, so that
-the timed steps (close of bidding at the deadline, end of a publicity period) are fired by the scheduler
-exactly when they fall due, as in production. Legal dates are computed from the rule book and the working
-calendar, so the scripts keep every time limit whatever the start date.
+the timed steps (close of bidding at the deadline, start of the opening, close of the decryption window, end
+of a publicity period) are fired by the scheduler exactly when they fall due, as in production. Legal dates are
+computed from the rule book and the working calendar, so the scripts keep every time limit whatever the start
+date. Bids are real sealed containers submitted and opened through the services (:mod:`.demo_bids`).
 
 The tenders (see :func:`run_tenders`):
 
 1. 工程 公开招标 to ``archived``: green channel, an objection to the documents (suspension, reply, resumption), a
-   late amendment that moves the deadline, four bids, opening, evaluation, candidate publicity, award, a
-   contract signed by both parties with the keys of their demo bundles, publication, report, archive;
-2. 政府采购 公开招标 to ``contracted``;
-3. 工程 公开招标 with two bids: ``failed`` at the deadline, then re-tendered (``accepted``);
+   late amendment that moves the deadline, four sealed bids (one replaced before the deadline) and a fifth
+   refused at the deadline instant, remote opening with a coefficient draw, one bidder releasing the key of its
+   replaced container and giving up (revoked, RULES §3), the published record confirmed by the bidders,
+   evaluation, candidate publicity, award at the winner's sealed price, a contract signed by both parties with
+   the keys of their demo bundles, publication, report, archive;
+2. 政府采购 公开招标 to ``contracted``: three sealed bids, one bidder never decrypts and the tender's custodian
+   fallback opens its bid (two of the three custodians post their shares of the opening key);
+3. 工程 公开招标 with two sealed bids: ``failed`` at the deadline (never opened), then re-tendered (``accepted``);
 4. 竞争性磋商 accepted on a credit promise, still ``bidding``: its days are the days just before now, its deadline
    ahead, so the served site counts down to it and the server's own worker closes it;
 5. 工程 公开招标 suspended by the regulator and ``terminated`` by the tenderer.
@@ -26,6 +31,7 @@ import heapq
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,12 +40,17 @@ from sqlalchemy import func, select
 from sunbid.calendar.service import load_calendar
 from sunbid.core.calendar import WorkingCalendar, local_date
 from sunbid.core.clock import SHANGHAI, FakeClock, ensure_utc, to_local
+from sunbid.crypto.bundle import KeyBundle
 from sunbid.crypto.certificates import import_bundle
+from sunbid.draws.domain import DecimalRange
 from sunbid.identity import service as identity
 from sunbid.identity.models import Organisation, User
 from sunbid.identity.service import Actor, load_actor
+from sunbid.opening.domain import OpeningSettings
+from sunbid.platform import demo_bids as bids
 from sunbid.platform.container import Platform
 from sunbid.platform.context import RequestContext
+from sunbid.platform.demo_bids import DemoBid
 from sunbid.platform.models import OutboxMessage
 from sunbid.platform.uow import UnitOfWork
 from sunbid.projects import contracts, rules, service
@@ -51,8 +62,21 @@ from sunbid.projects.timing import project_facts
 
 T = TypeVar("T")
 
+
+@dataclass(frozen=True)
+class Ahead:
+    """Yielded by a script: act at ``at`` *before* the scheduler's jobs due at that same moment.
+
+    A plain time acts after them (a step at a deadline sees bidding closed). ``Ahead`` is for a request racing a
+    timed job, e.g. a bid's last chunk arriving at the deadline instant, judged by the server clock (late) while
+    bidding is still open, before the job closes it.
+    """
+
+    at: datetime
+
+
 #: A tender script: does its steps and yields the time of its next one.
-Script = Iterator[datetime]
+Script = Iterator[datetime | Ahead]
 
 #: Safety net for :func:`drive`: far more moments than the demo needs.
 MAX_MOMENTS = 5000
@@ -97,6 +121,7 @@ class DemoWorld:
     pids: dict[str, int] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
     _calendar: WorkingCalendar | None = None
+    _bundles: dict[str, KeyBundle] = field(default_factory=dict)
 
     # --- time ----------------------------------------------------------------------------------------------
 
@@ -126,6 +151,10 @@ class DemoWorld:
             day = self.calendar.next_working_day(day)
         return self.on(day, hhmm)
 
+    def bidding_closes(self, deadline: datetime) -> datetime:
+        """When the scheduler closes bidding: the deadline plus the settling time for submissions in flight."""
+        return deadline + timedelta(seconds=self.platform.settings.submission_settle_seconds)
+
     def workday(self, day: date, hhmm: str) -> datetime:
         """``hhmm`` on the first working day on or after ``day``."""
         return self.on(self.calendar.working_day_on_or_after(day), hhmm)
@@ -138,6 +167,22 @@ class DemoWorld:
     def latest(self, rule_id: str, start: datetime | None = None) -> datetime:
         """The last instant a ``max_within`` rule allows after ``start`` (default now)."""
         return rules.latest_allowed(rules.RuleBook.default().get(rule_id), start or self.now, self.calendar)
+
+    # --- people ------------------------------------------------------------------------------------------
+
+    def bundle(self, org_key: str) -> KeyBundle:
+        """The keys and certificates of the organisation's demo bundle (read once)."""
+        if org_key not in self._bundles:
+            self._bundles[org_key] = import_bundle(self.bundles[org_key].read_bytes(), self.bundle_password)
+        return self._bundles[org_key]
+
+    def org_name(self, org_id: int) -> str:
+        """An organisation's name."""
+        with self.platform.db.read() as s:
+            org = s.get(Organisation, org_id)
+            if org is None:
+                raise DemoError(f"demo organisation {org_id} vanished")
+            return org.name
 
     # --- acting --------------------------------------------------------------------------------------------
 
@@ -200,13 +245,6 @@ class DemoWorld:
 
         self.act(who, add)
 
-    def record_bids(self, pid: int, count: int) -> None:
-        """Record the number of bids received (bidding online is a later feature)."""
-        ctx = RequestContext(source="system", actor_name="sunbid demo: 投标文件递交（模拟）")
-        with self.platform.uow(ctx) as uow:
-            service.update_facts(uow, pid, "bids received (demo)", bids_received=count)
-            uow.commit()
-
     def project(self, pid: int) -> Project:
         """The project as stored now (detached)."""
         with self.platform.db.read() as s:
@@ -234,7 +272,7 @@ class DemoWorld:
 
     def sign_contract(self, username: str, org_key: str, pid: int) -> None:
         """Sign the latest contract text with the signing key of the organisation's demo bundle."""
-        bundle = import_bundle(self.bundles[org_key].read_bytes(), self.bundle_password)
+        bundle = self.bundle(org_key)
         with self.platform.db.read() as s:
             project = s.get(Project, pid)
             doc = s.scalar(
@@ -275,19 +313,21 @@ def _next_job(platform: Platform) -> datetime | None:
 def drive(w: DemoWorld, scripts: list[Script], *, horizon: datetime) -> None:
     """Run ``scripts`` interleaved in time order, firing due outbox jobs at each moment.
 
-    At one moment the worker runs first (a step at a deadline sees the scheduler's work), then every script
-    due. When the scripts are done, jobs due up to ``horizon`` are still run; later ones stay for the server.
+    At one moment the :class:`Ahead` steps due run first, then the worker (a plain step at a deadline sees the
+    scheduler's work), then every other script step due. When the scripts are done, jobs due up to ``horizon``
+    are still run; later ones stay for the server.
     """
-    queue: list[tuple[datetime, int, Script]] = []
+    queue: list[tuple[datetime, int, int, Script]] = []  # (when, 0 if ahead of the jobs else 1, script no, script)
 
     def advance(n: int, script: Script) -> None:
         try:
-            when = next(script)
+            step = next(script)
         except StopIteration:
             return
+        when, phase = (step.at, 0) if isinstance(step, Ahead) else (step, 1)
         if when < w.now:
             raise DemoError(f"demo script {n} asked to go back in time to {when.isoformat()}")
-        heapq.heappush(queue, (when, n, script))
+        heapq.heappush(queue, (when, phase, n, script))
 
     for n, script in enumerate(scripts):
         advance(n, script)
@@ -298,20 +338,73 @@ def drive(w: DemoWorld, scripts: list[Script], *, horizon: datetime) -> None:
         moment = min(t for t in (job, queue[0][0] if queue else None) if t is not None)
         if moment > w.now:
             w.clock.set(moment)
+        while queue and queue[0][0] <= w.now and queue[0][1] == 0:
+            _, _, n, script = heapq.heappop(queue)
+            advance(n, script)
         stats = w.platform.worker.run_once()
         if stats.failed or stats.dead:
             raise DemoError(f"a background job failed at {w.now.isoformat()}; see the outbox")
         while queue and queue[0][0] <= w.now:
-            _, n, script = heapq.heappop(queue)
+            _, _, n, script = heapq.heappop(queue)
             advance(n, script)
     raise DemoError("the demo tenders did not finish")
+
+
+# --- the bids ---------------------------------------------------------------------------------------------------
+
+_ROAD_ITEMS = (
+    ("路基工程", "0.18"),
+    ("路面工程", "0.46"),
+    ("排水工程", "0.14"),
+    ("交通安全设施", "0.08"),
+    ("照明及绿化工程", "0"),
+)
+_PLANT_ITEMS = (("土建工程", "0.62"), ("钢结构工程", "0.21"), ("给排水及电气安装", "0.11"), ("室外总平", "0"))
+_IMAGING_ITEMS = (("数字化X射线摄影系统主机", "0.78"), ("平板探测器（备用）", "0.12"), ("安装调试及培训", "0"))
+_WORKS_QUALITY = "合格"
+_GOODS_QUALITY = "全新原装，符合国家医疗器械相关标准"
+
+
+def _works(bidder: str, price: str, days: int, items: tuple[tuple[str, str], ...] = _ROAD_ITEMS) -> DemoBid:
+    return DemoBid(bidder, price, days, _WORKS_QUALITY, "works", items, ("不转包、不违法分包", "项目经理到岗履职"))
+
+
+def _goods(bidder: str, price: str) -> DemoBid:
+    return DemoBid(bidder, price, 60, _GOODS_QUALITY, "goods", _IMAGING_ITEMS, ("整机保修三年",))
+
+
+#: The road tender's bids. bidder3 first seals 12,150,000.00, then replaces it before the deadline; the last chunk
+#: of bidder5's upload arrives at the deadline instant and is refused.
+ROAD_BIDS = {
+    "bidder1": _works("bidder1", "11860000.00", 240),
+    "bidder2": _works("bidder2", "12030000.00", 250),
+    "bidder3": _works("bidder3", "11990000.00", 235),
+    "bidder4": _works("bidder4", "12080000.00", 245),
+    "bidder5": _works("bidder5", "11950000.00", 240),
+}
+ROAD_FIRST_BID_OF_BIDDER3 = _works("bidder3", "12150000.00", 240)
+ROAD_COEFFICIENT = DecimalRange("0.95", "0.98", "0.005")
+IMAGING_BIDS = {
+    "bidder1": _goods("bidder1", "3050000.00"),
+    "bidder2": _goods("bidder2", "2980000.00"),
+    "bidder3": _goods("bidder3", "3120000.00"),
+}
+PLANT_BIDS = {
+    "bidder2": _works("bidder2", "8420000.00", 300, _PLANT_ITEMS),
+    "bidder4": _works("bidder4", "8390000.00", 310, _PLANT_ITEMS),
+}
+
+
+def _amount(price: str) -> str:
+    """``11,860,000.00`` for ``"11860000.00"``."""
+    return f"{Decimal(price):,.2f}"
 
 
 # --- the tenders ----------------------------------------------------------------------------------------------
 
 
 def road_tender(w: DemoWorld, pid: int) -> Script:
-    """工程 公开招标, every step to the archive."""
+    """工程 公开招标, every step to the archive, with sealed bids, a late one refused and one revoked at opening."""
     yield w.next_at("10:00")
     w.perform("operator", pid, "accept", green_channel=True)
     yield w.next_at("09:00", days=1)
@@ -321,6 +414,7 @@ def road_tender(w: DemoWorld, pid: int) -> Script:
     w.upload(pid, "tender_documents", "招标文件", "第三章 评标办法：综合评估法。")
     deadline = w.workday(local_date(w.now) + timedelta(days=27), "09:30")
     w.perform("agency", pid, "issue_documents", bid_deadline=deadline)
+    bids.configure(w, pid, OpeningSettings(window_minutes=30, coefficient=ROAD_COEFFICIENT))
     yield w.next_at("10:00", days=3)
     objection_id = w.act(
         "bidder2",
@@ -354,13 +448,36 @@ def road_tender(w: DemoWorld, pid: int) -> Script:
     if deadline <= w.now + timedelta(days=14):
         raise DemoError("the late amendment did not move the bid deadline")
     yield w.next_at("16:00", after=deadline - timedelta(days=3))
-    w.record_bids(pid, 2)
+    first = bids.seal(w, pid, ROAD_FIRST_BID_OF_BIDDER3)
+    bids.submit(w, pid, "bidder3", first)
+    sealed = {who: bids.seal(w, pid, bid) for who, bid in ROAD_BIDS.items()}
+    bid_ids = {"bidder2": bids.submit(w, pid, "bidder2", sealed["bidder2"])}
     yield w.next_at("16:00", after=deadline - timedelta(days=2))
-    w.record_bids(pid, 4)
-    yield deadline
-    w.expect(pid, "opening")  # the scheduler closed bidding at the deadline
+    bid_ids["bidder1"] = bids.submit(w, pid, "bidder1", sealed["bidder1"])
+    bid_ids["bidder3"] = bids.submit(w, pid, "bidder3", sealed["bidder3"])  # replaces its first bid
+    yield w.next_at("10:00", after=deadline - timedelta(days=1))
+    bid_ids["bidder4"] = bids.submit(w, pid, "bidder4", sealed["bidder4"])
+    yield deadline - timedelta(minutes=3)
+    late = bids.upload(w, pid, "bidder5", sealed["bidder5"], hold_last=True)  # a slow line: all but the last chunk
+    yield Ahead(deadline)
+    bids.send_late(w, "bidder5", late, sealed["bidder5"])  # the last chunk at the deadline instant: refused, logged
+    yield w.bidding_closes(deadline)
+    w.expect(pid, "opening")  # the scheduler closed bidding at the deadline and started the opening
+    yield deadline + timedelta(minutes=2)
+    for who in ("bidder1", "bidder2", "bidder3", "bidder4"):
+        bids.check_in(w, pid, who)
+    yield deadline + timedelta(minutes=5)
+    bids.decrypt(w, pid, "bidder1", bid_ids["bidder1"], sealed["bidder1"])
+    bids.decrypt(w, pid, "bidder2", bid_ids["bidder2"], sealed["bidder2"])
+    yield deadline + timedelta(minutes=9)
+    bids.release_wrong_key(w, pid, "bidder3", bid_ids["bidder3"], first)  # its replaced container's key; gives up
+    yield deadline + timedelta(minutes=12)
+    bids.decrypt(w, pid, "bidder4", bid_ids["bidder4"], sealed["bidder4"])
+    yield deadline + timedelta(minutes=40)  # the scheduler closed the window at 30 minutes: record published
+    for who in ("bidder1", "bidder2", "bidder4"):
+        bids.confirm(w, pid, who)
     yield deadline + timedelta(hours=1)
-    w.perform("operator", pid, "finish_opening", valid_bids=4)
+    bids.finish(w, pid, expected_valid=3)
     yield w.now + timedelta(minutes=30)
     w.perform("operator", pid, "start_evaluation", committee_ready=True)
     yield w.now + timedelta(hours=4)
@@ -372,10 +489,11 @@ def road_tender(w: DemoWorld, pid: int) -> Script:
     yield w.due(pid, "publicity_end")
     w.expect(pid, "award_pending")  # the scheduler ended the publicity
     yield w.next_at("09:00")
-    w.confirm_award("tenderer", pid, "bidder1", "11860000.00")
-    w.upload(pid, "award_notice", "中标通知书", "中标价：11,860,000.00 元。")
+    price = bids.opened_price(w, pid, "bidder1")  # the award is the winner's sealed price, read at opening
+    w.confirm_award("tenderer", pid, "bidder1", price)
+    w.upload(pid, "award_notice", "中标通知书", f"中标价：{_amount(price)} 元。")
     yield w.next_at("10:00", days=1)
-    w.upload(pid, "contract", "建设工程施工合同", "合同价款：11,860,000.00 元。")
+    w.upload(pid, "contract", "建设工程施工合同", f"合同价款：{_amount(price)} 元。")
     yield w.next_at("10:00", days=1)
     w.sign_contract("tenderer", "tenderer", pid)
     yield w.next_at("15:00")
@@ -391,7 +509,8 @@ def road_tender(w: DemoWorld, pid: int) -> Script:
 
 
 def imaging_tender(w: DemoWorld, pid: int) -> Script:
-    """政府采购 公开招标 to a signed and published contract."""
+    """政府采购 公开招标 to a signed and published contract; the custodians open the bid of a bidder who never
+    decrypts (the tender allows the custodian fallback)."""
     yield w.next_at("10:00", days=2)
     w.perform("operator", pid, "accept")
     yield w.next_at("09:00", days=1)
@@ -404,26 +523,44 @@ def imaging_tender(w: DemoWorld, pid: int) -> Script:
     sale_end = w.on(w.earliest("gp.doc_availability"), "17:30")
     deadline = w.workday(w.earliest("gp.doc_issue_to_bid_deadline") + timedelta(days=1), "09:30")
     w.perform("agency", pid, "issue_documents", sale_end=sale_end, bid_deadline=deadline)
+    bids.configure(w, pid, OpeningSettings(window_minutes=20, custodian_fallback=True))
     yield w.next_at("16:00", after=deadline - timedelta(days=1))
-    w.record_bids(pid, 3)
-    yield deadline
+    sealed = {who: bids.seal(w, pid, bid) for who, bid in IMAGING_BIDS.items()}
+    bid_ids = {who: bids.submit(w, pid, who, data) for who, data in sealed.items()}
+    yield w.bidding_closes(deadline)
     w.expect(pid, "opening")
-    yield deadline + timedelta(minutes=30)
-    w.perform("operator", pid, "finish_opening", valid_bids=3)
+    yield deadline + timedelta(minutes=3)
+    for who in ("bidder1", "bidder2", "bidder3"):
+        bids.check_in(w, pid, who)
+    bids.decrypt(w, pid, "bidder1", bid_ids["bidder1"], sealed["bidder1"])
+    yield deadline + timedelta(minutes=6)
+    bids.decrypt(w, pid, "bidder2", bid_ids["bidder2"], sealed["bidder2"])
+    # bidder3 never decrypts; the window closes at 20 minutes and its bid waits for the custodians
+    yield deadline + timedelta(minutes=25)
+    bids.post_share(w, pid, "custodian_centre", "centre")
+    yield deadline + timedelta(minutes=28)
+    rebuilt = bids.post_share(w, pid, "custodian_notary", "notary")  # 2 of 3: the key is rebuilt, the bid opened
+    if not rebuilt["rebuilt"]:
+        raise DemoError("two custodian shares did not rebuild the opening key")
+    yield deadline + timedelta(minutes=35)
+    for who in ("bidder1", "bidder2", "bidder3"):
+        bids.confirm(w, pid, who)
+    bids.finish(w, pid, expected_valid=3)
     yield w.now + timedelta(hours=1)
     w.perform("operator", pid, "start_evaluation", committee_ready=True)
     yield w.next_at("15:00")
     w.perform("expert", pid, "submit_report", award_confirm_due=w.latest("gp.purchaser_confirm"))
     yield w.next_at("10:00")
-    w.confirm_award("purchaser", pid, "bidder2", "2980000.00")
+    price = bids.opened_price(w, pid, "bidder2")
+    w.confirm_award("purchaser", pid, "bidder2", price)
     yield w.next_at("14:00")
     w.upload(pid, "announcement", "中标结果公告", "中标供应商：安徽长江路桥建设有限公司。")
-    w.upload(pid, "award_notice", "中标通知书", "中标金额：2,980,000.00 元。")
+    w.upload(pid, "award_notice", "中标通知书", f"中标金额：{_amount(price)} 元。")
     w.perform("agency", pid, "publish_result")
     yield w.due(pid, "publicity_end")
     w.expect(pid, "awarded")
     yield w.next_at("10:00")
-    w.upload(pid, "contract", "政府采购合同", "合同金额：2,980,000.00 元。")
+    w.upload(pid, "contract", "政府采购合同", f"合同金额：{_amount(price)} 元。")
     yield w.next_at("10:00", days=1)
     w.sign_contract("purchaser", "purchaser", pid)
     yield w.next_at("14:00")
@@ -434,7 +571,7 @@ def imaging_tender(w: DemoWorld, pid: int) -> Script:
 
 
 def plant_tender(w: DemoWorld, pid: int) -> Script:
-    """工程 公开招标 with two bids: failed at the deadline, then re-tendered."""
+    """工程 公开招标 with two sealed bids: failed at the deadline (never opened), then re-tendered."""
     yield w.next_at("10:30")
     w.perform("operator", pid, "accept")
     yield w.next_at("09:00", days=2)
@@ -445,9 +582,10 @@ def plant_tender(w: DemoWorld, pid: int) -> Script:
     deadline = w.workday(local_date(w.now) + timedelta(days=21), "09:30")
     w.perform("agency", pid, "issue_documents", bid_deadline=deadline)
     yield w.next_at("16:00", after=deadline - timedelta(days=1))
-    w.record_bids(pid, 2)
-    yield deadline
-    w.expect(pid, "failed")  # fewer than three bids: not opened (条例 §44)
+    for who, bid in PLANT_BIDS.items():
+        bids.submit(w, pid, who, bids.seal(w, pid, bid))
+    yield w.bidding_closes(deadline)
+    w.expect(pid, "failed")  # fewer than three bids: not opened (条例 §44), the sealed bids stay sealed
     yield w.next_at("10:00")
     w.perform("agency", pid, "retender", reason="投标人少于3个，依法重新招标")
     w.expect(pid, "accepted")
@@ -508,14 +646,16 @@ def run_tenders(
     bundles: Mapping[str, Path],
     bundle_password: str,
     real_now: datetime,
+    keys: Mapping[str, KeyBundle] | None = None,
 ) -> dict[str, int]:
     """Register the demo projects and run their tenders; returns the project ids by tender key.
 
     ``platform`` runs on ``clock`` (set to the demo's start). The agency registers four projects on the first
     morning, the centre names the expert for them, and the scripts run from there; the fifth (live) tender
-    registers itself two working days before ``real_now``.
+    registers itself two working days before ``real_now``. ``keys`` are the bundles' contents when the caller
+    has them (else each bundle file is read on first use).
     """
-    w = DemoWorld(platform, clock, orgs, bundles, bundle_password)
+    w = DemoWorld(platform, clock, orgs, bundles, bundle_password, _bundles=dict(keys or {}))
     *first_morning, live = TENDERS
     for spec in first_morning:
         clock.advance(timedelta(minutes=10))
@@ -541,10 +681,11 @@ def _local_iso(when: datetime | None) -> str | None:
 
 
 def project_summaries(platform: Platform) -> list[dict[str, Any]]:
-    """Every project with its procedure, current state, bid deadline and full timeline, read from the database."""
+    """Every project with its procedure, current state, bid deadline, full timeline and opening, from the database."""
     out: list[dict[str, Any]] = []
     with platform.db.read() as s:
         projects = list(s.scalars(select(Project).order_by(Project.id)))
+        openings = {p.id: bids.opening_summary(s, p) for p in projects}
         events: dict[int, list[ProjectEvent]] = {}
         for e in s.scalars(select(ProjectEvent).order_by(ProjectEvent.project_id, ProjectEvent.seq)):
             events.setdefault(e.project_id, []).append(e)
@@ -571,6 +712,7 @@ def project_summaries(platform: Platform) -> list[dict[str, Any]]:
                     }
                     for e in events.get(p.id, [])
                 ],
+                "opening": openings[p.id],
             }
         )
     return out

@@ -142,4 +142,6 @@ def nav_links(actor: Any) -> list[tuple[str, str]]:
         links.append(("/projects", "My projects"))
     if roles & {"operator", "admin"}:
         links.append(("/centre/projects", "Project acceptance"))
+    if "regulator" in roles:
+        links.append(("/supervision/screening", "Collusion screening"))
     return links
