@@ -106,6 +106,9 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
     from sunbid.experts.api import router as experts_router
 
     app.include_router(experts_router)
+    from sunbid.deposits.api import router as deposits_router
+
+    app.include_router(deposits_router)
     from sunbid.opening import hall as opening_hall
 
     opening_hall.install(app)
@@ -115,6 +118,9 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
     from sunbid.screening.pages import install as install_screening_pages
 
     install_screening_pages(app)
+    from sunbid.deposits.pages import install as install_deposit_pages
+
+    install_deposit_pages(app)
     from sunbid.bidding import pages as bid_pages
 
     bid_pages.install(app)

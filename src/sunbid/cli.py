@@ -7,6 +7,7 @@ import typer
 from sunbid.archive.cli import app as archive_app
 from sunbid.bidding.cli import app as bidder_app
 from sunbid.calendar.cli import calendar_app, rules_app
+from sunbid.deposits.cli import app as deposit_app
 from sunbid.draws.cli import app as draw_app
 from sunbid.evaluation.cli import app as calc_app
 from sunbid.experts.cli import app as expert_app
@@ -36,6 +37,7 @@ app.add_typer(bidder_app, name="bidder")
 app.add_typer(calc_app, name="calc")
 app.add_typer(expert_app, name="expert")
 app.add_typer(screen_app, name="screen")
+app.add_typer(deposit_app, name="deposit")
 app.command("serve")(serve)
 app.command("worker")(worker)
 

@@ -54,6 +54,9 @@ class Platform:
         from sunbid.opening.tasks import register_handlers as opening_handlers
 
         opening_handlers(self)  # opening keys and sessions (lifecycle hook), opening.close_window
+        from sunbid.deposits.tasks import register_handlers as deposit_handlers
+
+        deposit_handlers(self)  # deposit.settle, deposit.refund, refund hook, opening's deposit status
         from sunbid.experts.tasks import register_handlers as expert_handlers
 
         expert_handlers(self)  # expert.notify, expert.response_due

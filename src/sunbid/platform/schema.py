@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sunbid.bidding import models as bidding_models
 from sunbid.calendar import models as calendar_models
+from sunbid.deposits import models as deposit_models
 from sunbid.experts import models as expert_models
 from sunbid.identity import models as identity_models
 from sunbid.ledger import models as ledger_models
@@ -18,6 +19,7 @@ from sunbid.projects import models as project_models
 MODEL_MODULES = (
     bidding_models,
     calendar_models,
+    deposit_models,
     expert_models,
     identity_models,
     ledger_models,
