@@ -3,9 +3,19 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo serve test test-pg lint format typecheck bench migration-check clean
+.PHONY: install fonts demo serve test test-pg lint format typecheck bench migration-check clean
 
-install: $(BIN)/sunbid
+install: $(BIN)/sunbid fonts
+
+# The evaluation report is set in a CJK font: install Debian's Noto CJK when it is missing and we may (root + apt).
+fonts:
+	@fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing fonts-noto-cjk (CJK font for report PDFs)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null; \
+	  else \
+	    echo "note: no CJK font found; install fonts-noto-cjk (or set SUNBID_CJK_FONT) for report PDFs"; \
+	  fi; }
 
 $(BIN)/sunbid: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
