@@ -72,9 +72,13 @@ def live_server(platform: Platform) -> Iterator[str]:
         sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the session (the distribution's binary)."""
+    """One headless Chromium for the browser tests (the distribution's binary).
+
+    Package-scoped: Playwright's sync API keeps an asyncio loop running in the main thread while it is started, so
+    it must stop when the browser tests are done, before other tests call ``asyncio.run`` (pyHanko, SSE tests).
+    """
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)

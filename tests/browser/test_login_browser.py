@@ -62,10 +62,10 @@ def test_language_switch_to_english_and_back(tab: Tab) -> None:
     tab.goto("/login?tab=cert")
     page = tab.page
     page.get_by_role("button", name="English").click()
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.wait_for_function("document.documentElement && document.documentElement.lang === 'en'")
     assert page.locator("main h1").inner_text() == "Sign in"
     assert page.url.endswith("/login?tab=cert")  # back on the same page
     page.get_by_role("button", name="中文").click()
-    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    page.wait_for_function("document.documentElement && document.documentElement.lang === 'zh-CN'")
     assert page.locator("main h1").inner_text() == "登录"
     assert tab.errors == []

@@ -143,5 +143,5 @@ def nav_links(actor: Any) -> list[tuple[str, str]]:
     if roles & {"operator", "admin"}:
         links.append(("/centre/projects", "Project acceptance"))
     if "regulator" in roles:
-        links.append(("/supervision/screening", "Collusion screening"))
+        links.append(("/supervision/screening", i18n.N_("Collusion screening")))
     return links
