@@ -125,6 +125,7 @@ def test_a_whole_remote_opening_over_http_with_a_record_that_verifies_offline(op
     op.deadline_passes()
     status = op.call("GET", None, op.url()).json()
     assert status["state"] == "decrypting" and status["settings"]["window_minutes"] == 20
+    assert status["settings"]["max_key_attempts"] == 5 and status["suspended"] is False
     assert op.call("POST", "bidder_a", op.url("/check-in"), {"section": "01"}).status_code == 200
     assert op.call("POST", "operator", op.url("/check-in"), {"section": "01"}).status_code == 403
     wrong = op.decrypt("bidder_a", content_key=op.content_key("bidder_b", "bidder_b"))
@@ -137,6 +138,7 @@ def test_a_whole_remote_opening_over_http_with_a_record_that_verifies_offline(op
             "status": "sealed",
             "attempts": 1,
             "last_problem": "bid.wrong_key",
+            "attempts_left": 4,
             "checked_in": True,
             "confirmed": False,
         }
@@ -261,3 +263,40 @@ def test_the_opening_of_a_project_not_on_the_portal_is_not_shown_to_strangers(op
     for path in (f"/api/projects/{draft}/opening", f"/api/projects/{draft}/opening/record"):
         r = op.call("GET", None, path)
         assert r.status_code == 404 and r.json()["code"] == "project.not_found"
+
+
+def test_the_operator_extends_the_window_over_http_with_a_reason_and_the_cap_is_a_setting(op: Opening) -> None:
+    r = op.call("PUT", "agency", op.url("/settings"), {"max_key_attempts": 1})
+    assert r.status_code == 200 and r.json()["max_key_attempts"] == 1
+    assert op.call("PUT", "agency", op.url("/settings"), {"max_key_attempts": 0}).status_code == 422
+    op.submit_all()
+    op.deadline_passes()
+    body = {"minutes": 15, "reason": "平台网络故障，延长解密时间"}
+    assert op.call("POST", "bidder_a", op.url("/extend-window"), body).status_code == 403
+    assert op.call("POST", None, op.url("/extend-window"), body).status_code == 401
+    bad = op.call("POST", "operator", op.url("/extend-window"), {"minutes": 15})
+    assert bad.status_code == 422
+    r = op.call("POST", "operator", f"/api/v1/projects/{op.pid}/opening/extend-window", body)
+    assert r.status_code == 200, r.text
+    closes = op.deadline + __import__("datetime").timedelta(minutes=45)
+    assert r.json()["closes_at"][:16] == closes.isoformat()[:16]
+    wrong = op.decrypt("bidder_a", content_key=op.content_key("bidder_b", "bidder_b"))
+    assert wrong.json()["code"] == "opening.wrong_key"
+    capped = op.decrypt("bidder_a")
+    assert capped.status_code == 409 and capped.json()["code"] == "opening.too_many_attempts"
+    from sunbid.opening.events import events_after
+
+    with op.api.platform.db.read() as s:
+        extended = [e.data for e in events_after(s, op.pid) if e.kind == "decryption.extended"]
+    assert extended == [{"minutes": 15, "closes_at": r.json()["closes_at"], "reason": body["reason"]}]
+
+
+def test_fetching_a_share_over_http_is_audited_once(op: Opening) -> None:
+    from sunbid.ledger.models import AuditEvent
+
+    assert op.call("GET", "custodian_centre", op.url("/sections/01/shares/mine")).status_code == 200
+    assert op.call("GET", "custodian_centre", op.url("/sections/02/shares/mine")).status_code == 404
+    with op.api.platform.db.read() as s:
+        fetches = [a for a in s.scalars(select(AuditEvent)) if a.tag.endswith("opening:share_fetch")]
+    assert len(fetches) == 1
+    assert fetches[0].data["section"] == "01" and fetches[0].actor_org_id == op.api.world.orgs["custodian_centre"].id

@@ -6,10 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from sunbid.cli import app
+from sunbid.core.clock import FakeClock
+from sunbid.ledger.models import AuditEvent
+from sunbid.platform.settings import Settings
 from sunbid.screening.synthetic import synthetic_csv
+from tests.integration.opening.conftest import make_ow, open_with_prices
+from tests.integration.projects.conftest import Tw
+from tests.integration.projects.conftest import tw as tw  # the fixture
 
 TREES = ["--trees", "40", "--quiet"]
 
@@ -115,3 +122,37 @@ def test_evaluate_can_repeat_with_consecutive_fold_seeds(labelled: Path) -> None
     rep = json.loads(out)["repeated"]
     assert rep["seeds"] == [0, 1] and len(rep["roc_auc"]) == 2
     assert 0 <= rep["splits_matching_or_beating_baseline"] <= 2
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUNBID_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SUNBID_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("SUNBID_CRYPTO_SUITE", settings.crypto_suite)
+
+
+def test_score_platform_scores_the_published_opening_records_and_audits_it(
+    tw: Tw, clock: FakeClock, cli_env: None
+) -> None:
+    ow = make_ow(tw, clock, "intl")
+    open_with_prices(ow, {"bidder_a": "11800000.00", "bidder_b": "11750000.00", "bidder_c": "12100000.00"})
+    code, out, _ = _run("screen", "score", "--platform", "--json", "--quiet")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["source"] == "platform" and result["projects"] == 1 and result["method"] == "unsupervised"
+    assert [s["tender_id"] for s in result["scores"]] == [f"{ow.code}/01"]
+    assert result["scores"][0]["n_bids"] == 3
+    with ow.platform.db.read() as s:
+        tags = [a.tag for a in s.scalars(select(AuditEvent)) if a.tag.endswith("screening:view")]
+    assert tags == ["cli:screening:view"]
+    code, _, output = _run("screen", "score", "--platform", "--quiet")  # the table
+    assert code == 0 and ow.code in output
+
+
+def test_score_needs_exactly_one_source(labelled: Path, tw: Tw, cli_env: None) -> None:
+    code, _, output = _run("screen", "score", "--quiet")
+    assert code != 0 and "--platform" in output
+    code, _, output = _run("screen", "score", str(labelled), "--platform", "--quiet")
+    assert code != 0 and "二选一" in output
+    code, _, output = _run("screen", "score", "--platform", "--quiet")  # nothing opened yet
+    assert code != 0 and "没有投标数据" in output

@@ -7,11 +7,17 @@ import re
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from sunbid.core.clock import FakeClock
+from sunbid.ledger.models import AuditEvent
 from sunbid.platform.container import Platform
 from sunbid.screening.io import parse_csv_text
 from sunbid.screening.service import ScreeningStore, score
 from sunbid.screening.synthetic import synthetic_csv
+from tests.integration.opening.conftest import make_ow, open_with_prices
+from tests.integration.projects.conftest import Tw
+from tests.integration.projects.conftest import tw as tw  # the fixture
 from tests.support.world import PASSWORD, build_world
 
 
@@ -79,3 +85,29 @@ def test_unknown_or_malformed_import_names_are_not_found(app: FastAPI) -> None:
     c = _client(app, "regulator")
     assert c.get("/supervision/screening/nothing").status_code == 404
     assert c.get("/supervision/screening/..%2Fsecrets").status_code in {404, 422}
+
+
+def test_regulators_choose_the_platforms_opened_tenders_and_see_only_their_own(tw: Tw, clock: FakeClock) -> None:
+    from sunbid.app import create_app
+
+    ow = make_ow(tw, clock, "intl")
+    open_with_prices(ow, {"bidder_a": "11800000.00", "bidder_b": "11750000.00", "bidder_c": "12100000.00"})
+    app = create_app(tw.platform, start_worker=False)
+    c = _client(app, "regulator")
+    r = c.get("/supervision/screening")
+    assert r.status_code == 200 and 'href="/supervision/screening-platform"' in r.text and "本平台已开标项目" in r.text
+    r = c.get("/supervision/screening-platform")
+    assert r.status_code == 200, r.text
+    assert r.text.count('class="card tender-risk"') == 1 and f'data-tender="{ow.code}/01"' in r.text
+    assert "本平台已开标项目" in r.text and "<svg" in r.text
+    far = _client(app, "regulator_far").get("/supervision/screening-platform")  # another region: nothing
+    assert far.status_code == 422 and "tender-risk" not in far.text and "没有投标数据" in far.text
+    for who in ("bidder_a", "operator"):
+        refused = _client(app, who).get("/supervision/screening-platform")
+        assert refused.status_code == 403 and "tender-risk" not in refused.text
+    anonymous = _client(app, None).get("/supervision/screening-platform", follow_redirects=False)
+    assert anonymous.status_code == 303
+    with tw.platform.db.read() as s:
+        views = [a for a in s.scalars(select(AuditEvent)) if a.tag.endswith("screening:view")]
+    assert len(views) == 1 and views[0].tag.startswith("web:") and views[0].data["tenders"] == 1
+    assert views[0].actor_user_id is not None  # who looked is on record

@@ -11,8 +11,8 @@ Protocol (all under ``/api/v1``, bidders only, each bidder sees only its own org
    server already holds, with the same bytes, is accepted and changes nothing (safe retry after a lost reply).
    The server clock is read when the chunk's last byte has arrived, before the request waits for its turn to
    write: a chunk received at or after the deadline is refused (409 ``bid.deadline_passed``, logged). The chunk
-   that makes the upload whole fixes the bid's time (``final_chunk_at``) and completes the bid at once (step 4
-   in the same request; the 204 then carries ``Bid-Id``); if that completion fails, step 4 says why.
+   that makes the upload whole fixes the bid's time (``final_chunk_at``); the platform then completes the bid by
+   itself (a ``bid.complete`` job) if the client's step 4 does not come, so no bid received in time is lost.
 3. ``HEAD`` or ``GET /uploads/{id}`` tells the current offset (resume after a crash on either side).
 4. ``POST /uploads/{id}/complete`` checks the container (hash, header names this project, section and bidder,
    sealed to the section's opening key), judges the deadline by the time the final chunk was received (1 ms
@@ -25,7 +25,6 @@ Then ``GET /bids/{id}``, ``GET /bids/{id}/receipt``, ``POST /bids/{id}/withdraw`
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import datetime
 from typing import Annotated, Any
@@ -38,14 +37,13 @@ from pydantic import Field
 from sunbid.bidding import service
 from sunbid.bidding.models import Bid, BidUpload
 from sunbid.bidding.receipts import ensure_receipt
-from sunbid.core.errors import DomainError, ValidationFailed
+from sunbid.core.errors import ValidationFailed
 from sunbid.identity.auth import CurrentActor
 from sunbid.identity.service import Actor
 from sunbid.platform.deps import request_context
 from sunbid.platform.schemas import Out, StrictModel
 from sunbid.projects.api_views import Pid, Plat
 
-log = logging.getLogger("sunbid.bidding")
 #: Submissions write one at a time anyway (the upload row, the log, SQLite's single writer); letting only a few
 #: threads at them keeps the rest asleep instead of contending for locks and the GIL, so the event loop stays free
 #: to read — and time-stamp — the chunks still arriving in a last-second rush.
@@ -193,31 +191,16 @@ async def patch_upload(
     received_at = getattr(request.state, "chunk_received_at", None) or platform.clock.now()
     ctx = request_context(request)
 
-    def work() -> tuple[int, int | None]:
-        with _WRITERS:
-            return write()
-
-    def write() -> tuple[int, int | None]:
-        with platform.uow(ctx) as uow:
+    def work() -> int:
+        with _WRITERS, platform.uow(ctx) as uow:
             new_offset = service.append_chunk(
                 uow, actor, upload_id, upload_offset, bytes(data), received_at=received_at
             )
-            upload = uow.session.get(BidUpload, upload_id)  # in the identity map: no query
-            length = upload.length if upload is not None else -1
             uow.commit()
-        if new_offset != length:
-            return new_offset, None
-        try:  # the upload is whole: submit it now (the client's complete then just fetches the receipt)
-            return new_offset, _complete(platform, ctx, actor, upload_id)
-        except DomainError as exc:
-            log.info("upload %s: completion deferred to the client's complete (%s)", upload_id, exc.code)
-            return new_offset, None
+        return new_offset
 
-    offset, bid_id = await run_in_threadpool(work)
-    headers = {"Upload-Offset": str(offset), "Cache-Control": "no-store"}
-    if bid_id is not None:
-        headers["Bid-Id"] = str(bid_id)
-    return Response(status_code=204, headers=headers)
+    offset = await run_in_threadpool(work)
+    return Response(status_code=204, headers={"Upload-Offset": str(offset), "Cache-Control": "no-store"})
 
 
 def _complete(platform: Any, ctx: Any, actor: Actor, upload_id: int) -> int:

@@ -111,6 +111,7 @@ def expire_uploads(
     if idle <= timedelta(0):
         raise ValidationFailed("bid.bad_idle_limit", "空闲时限须大于零。", "The idle limit must be positive.")
     now = uow.now
+    settle = timedelta(seconds=uow.platform.settings.submission_settle_seconds)
     report = CleanupReport()
     stmt = select(BidUpload).where(BidUpload.status == "open").order_by(BidUpload.id)
     if project_id is not None:
@@ -126,7 +127,10 @@ def expire_uploads(
             assert project is not None  # a foreign key
             projects[upload.project_id] = project
         deadline = project_facts(project, now).bid_deadline
-        reason = abandoned_reason(project.state, deadline, upload.updated_at, now, idle)
+        if upload.offset == upload.length and upload.final_chunk_at is not None:
+            continue  # every byte is in: a bid the platform completes (bid.complete), never an abandoned upload
+        # chunks received before the deadline may still be queued for writing during the settling time
+        reason = abandoned_reason(project.state, deadline, upload.updated_at, now - settle, idle)
         if reason is not None:
             _expire(uow, upload, project, reason, report)
     uow.session.flush()

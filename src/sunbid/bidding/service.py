@@ -36,6 +36,8 @@ from sunbid.projects import service as projects
 from sunbid.projects.models import Project, Section
 from sunbid.projects.timing import project_facts
 
+#: Outbox topic: complete an upload made whole in time (see :func:`complete_upload_system`).
+COMPLETE_TOPIC = "bid.complete"
 #: Largest chunk one PATCH may carry.
 MAX_CHUNK = 16 * 1024 * 1024
 #: Largest container accepted (plaintext ceiling plus generous room for frame overhead and header).
@@ -129,6 +131,34 @@ def _deadline(uow: UnitOfWork, project: Project) -> datetime:
     return deadline
 
 
+def _late_after_close(uow: UnitOfWork, project: Project, section_id: int, what: str, at: datetime | None) -> None:
+    """Raise the logged ``bid.deadline_passed`` if bidding has closed and ``at`` (default now) is past the deadline.
+
+    Once the deadline passed and the project moved on (``opening`` and later; its open uploads expired), a chunk or
+    a completion is refused for the same reason as one a millisecond late: ``bid.deadline_passed``, logged
+    ``bid:late`` without naming the bidder. Otherwise (still bidding, suspended, no deadline yet) this returns.
+    """
+    deadline = project_facts(project, uow.now).bid_deadline
+    moment = uow.now if at is None else at
+    if deadline is None or moment < deadline or project.state in ("bidding", "suspended"):
+        return
+    section = uow.session.get(Section, section_id)
+    assert section is not None
+    raise _refuse_late(uow, project, section, what, deadline, moment)
+
+
+def _open_deadline(
+    uow: UnitOfWork, project: Project, section_id: int, what: str, at: datetime | None = None
+) -> datetime:
+    """The deadline of a project in ``bidding``; after bidding closed a late call is refused and logged
+    (:func:`_late_after_close`); any other project not accepting bids answers ``bid.not_open``."""
+    try:
+        return _deadline(uow, project)
+    except Conflict:
+        _late_after_close(uow, project, section_id, what, at)
+        raise
+
+
 @contextmanager
 def _sealed_identity(uow: UnitOfWork) -> Iterator[None]:
     """Audit without naming the actor: the log is public and must not tell who bid before opening."""
@@ -146,18 +176,19 @@ def _refuse_late(
     """Record the refusal (committed on its own) and return the error to raise."""
     at = uow.now if at is None else at
     uow.session.rollback()
-    uow.audit(
-        "bid:late",
-        subject_type="project",
-        subject_id=project.id,
-        data={
-            "project_code": project.code,
-            "section": section.code,
-            "what": what,
-            "at": at.isoformat(timespec="microseconds"),
-            "deadline": deadline.isoformat(timespec="microseconds"),
-        },
-    )
+    with _sealed_identity(uow):  # the log is public: a refusal tells the time, not who was late
+        uow.audit(
+            "bid:late",
+            subject_type="project",
+            subject_id=project.id,
+            data={
+                "project_code": project.code,
+                "section": section.code,
+                "what": what,
+                "at": at.isoformat(timespec="microseconds"),
+                "deadline": deadline.isoformat(timespec="microseconds"),
+            },
+        )
     uow.commit()
     return Conflict(
         "bid.deadline_passed",
@@ -230,8 +261,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def get_upload(uow: UnitOfWork, actor: Actor, upload_id: int, *, lock: bool = False) -> BidUpload:
-    """An upload of the actor's own organisation (others get 404: existence is not revealed)."""
+def get_upload(
+    uow: UnitOfWork,
+    actor: Actor,
+    upload_id: int,
+    *,
+    lock: bool = False,
+    what: str | None = None,
+    at: datetime | None = None,
+) -> BidUpload:
+    """An upload of the actor's own organisation (others get 404: existence is not revealed).
+
+    With ``lock``, an expired upload is refused; ``what`` (``chunk`` / ``complete``) and ``at`` say what arrived
+    when, so that one refused because bidding has closed is logged as late (:func:`_late_after_close`).
+    """
     stmt = select(BidUpload).where(BidUpload.id == upload_id)
     if lock and uow.session.get_bind().dialect.name != "sqlite":
         stmt = stmt.with_for_update()
@@ -242,6 +285,8 @@ def get_upload(uow: UnitOfWork, actor: Actor, upload_id: int, *, lock: bool = Fa
     if upload.org_id not in bidder_org_ids(actor, project, uow.now):
         raise _upload_not_found(upload_id)
     if lock and upload.status == "expired":  # abandoned (see bidding.cleanup): its bytes are gone
+        if what is not None:
+            _late_after_close(uow, project, upload.section_id, what, at)
         raise Conflict(
             "bid.upload_expired",
             "该上传已过期作废，请重新上传投标文件。",
@@ -264,11 +309,11 @@ def append_chunk(
     already stored with the same bytes, which is accepted without writing anything twice.
     """
     at = uow.now if received_at is None else min(received_at, uow.now)
-    upload = get_upload(uow, actor, upload_id, lock=True)
+    upload = get_upload(uow, actor, upload_id, lock=True, what="chunk", at=at)
     if upload.status != "open":
         raise Conflict("bid.upload_closed", "该上传已完成。", "This upload is already complete.")
     project = projects.get_project(uow, upload.project_id)
-    deadline = _deadline(uow, project)
+    deadline = _open_deadline(uow, project, upload.section_id, "chunk", at)
     if at >= deadline:
         section = uow.session.get(Section, upload.section_id)
         assert section is not None
@@ -303,6 +348,8 @@ def append_chunk(
         upload.updated_at = uow.now
         if upload.offset == upload.length:
             upload.final_chunk_at = at
+            # the bytes are all in: the bid is completed even if the bidder's complete never comes
+            uow.enqueue(COMPLETE_TOPIC, {"upload_id": upload.id}, dedupe_key=f"bid-complete:{upload.id}")
     return upload.offset
 
 
@@ -329,7 +376,30 @@ def complete_upload(uow: UnitOfWork, actor: Actor, upload_id: int) -> Bid:
     (the close of bidding waits ``submission_settle_seconds`` for such completions); anything later is refused
     with ``bid.deadline_passed`` and the refusal is logged. The bid's ``received_at`` is that moment.
     """
-    upload = get_upload(uow, actor, upload_id, lock=True)
+    upload = get_upload(uow, actor, upload_id, lock=True, what="complete")
+    return _commit_upload(uow, upload)
+
+
+def complete_upload_system(uow: UnitOfWork, upload_id: int, *, in_savepoint: bool = False) -> Bid | None:
+    """The platform completes an upload made whole in time that the bidder did not complete (idempotent).
+
+    Run by the ``bid.complete`` job the final chunk enqueues: a bid whose every byte reached the server before
+    the deadline is never lost because the bidder's tool died before calling complete. None if there is nothing
+    to do (already completed, expired or not whole).
+    """
+    stmt = select(BidUpload).where(BidUpload.id == upload_id)
+    if uow.session.get_bind().dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    upload = uow.session.scalar(stmt)
+    if upload is None or upload.status not in ("open", "completed") or upload.offset != upload.length:
+        return None
+    if in_savepoint and (upload.final_chunk_at is None or upload.status != "open"):
+        return None  # only uploads made whole in time, and never a refusal that would roll the caller back
+    with _sealed_identity(uow):
+        return _commit_upload(uow, upload)
+
+
+def _commit_upload(uow: UnitOfWork, upload: BidUpload) -> Bid:
     if upload.status == "completed" and upload.bid_id is not None:
         bid = uow.session.get(Bid, upload.bid_id)
         assert bid is not None
@@ -340,7 +410,7 @@ def complete_upload(uow: UnitOfWork, actor: Actor, upload_id: int) -> Bid:
     org = uow.session.get(Organisation, upload.org_id)
     assert section is not None
     assert org is not None
-    deadline = _deadline(uow, project)
+    deadline = _open_deadline(uow, project, section.id, "complete")
     if received_at >= deadline:
         raise _refuse_late(uow, project, section, "complete", deadline, received_at)
     if upload.offset != upload.length:

@@ -11,7 +11,8 @@ Who may do what:
 * a bidder, for its own bids only: check in, decrypt, confirm, object (and it sees its own decryption state);
 * a custodian, for its own share only: fetch the encrypted share, post the decrypted share (after the deadline,
   when the tender allows the fallback);
-* the operator: close the window / end the fallback, answer objections, finish the opening.
+* the operator: extend the open window (with a reason), close the window / end the fallback, answer objections,
+  finish the opening.
 """
 
 from __future__ import annotations
@@ -26,8 +27,16 @@ from sunbid.core.errors import NotFound
 from sunbid.draws.domain import DecimalRange
 from sunbid.identity.auth import CurrentActor, OptionalActor
 from sunbid.identity.service import Actor
-from sunbid.opening import service, session
-from sunbid.opening.domain import DEFAULT_WINDOW_MINUTES, MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES, OpeningSettings
+from sunbid.opening import service, session, window
+from sunbid.opening.domain import (
+    DEFAULT_MAX_KEY_ATTEMPTS,
+    DEFAULT_WINDOW_MINUTES,
+    MAX_EXTENSION_MINUTES,
+    MAX_KEY_ATTEMPTS,
+    MAX_WINDOW_MINUTES,
+    MIN_WINDOW_MINUTES,
+    OpeningSettings,
+)
 from sunbid.platform.deps import request_context
 from sunbid.platform.schemas import StrictModel
 from sunbid.platform.uow import UnitOfWork
@@ -53,6 +62,7 @@ class SettingsIn(StrictModel):
     window_minutes: int = Field(default=DEFAULT_WINDOW_MINUTES, ge=MIN_WINDOW_MINUTES, le=MAX_WINDOW_MINUTES)
     custodian_fallback: bool = False
     coefficient: Coefficient | None = None
+    max_key_attempts: int = Field(default=DEFAULT_MAX_KEY_ATTEMPTS, ge=1, le=MAX_KEY_ATTEMPTS)
 
 
 class SectionIn(StrictModel):
@@ -79,6 +89,13 @@ class ObjectionIn(StrictModel):
 
 class AnswerIn(StrictModel):
     answer: str = Field(min_length=1, max_length=session.MAX_OBJECTION)
+
+
+class ExtendIn(StrictModel):
+    """The operator extends the open decryption window, giving the reason on record (platform trouble …)."""
+
+    minutes: int = Field(ge=1, le=MAX_EXTENSION_MINUTES)
+    reason: str = Field(min_length=2, max_length=window.MAX_REASON)
 
 
 class NoBody(StrictModel):
@@ -111,7 +128,10 @@ def put_settings(
     """Set the decryption window, custodian fallback and coefficient range (before the bid deadline)."""
     c = body.coefficient
     wanted = OpeningSettings(
-        body.window_minutes, body.custodian_fallback, None if c is None else DecimalRange(c.low, c.high, c.step)
+        body.window_minutes,
+        body.custodian_fallback,
+        None if c is None else DecimalRange(c.low, c.high, c.step),
+        body.max_key_attempts,
     )
     with platform.uow(request_context(request)) as uow:
         s = session.configure(uow, actor, project_id, wanted)
@@ -160,20 +180,26 @@ def close_window(
         return session.status_view(uow, actor, project_id)
 
 
+@router.post("/projects/{project_id}/opening/extend-window", summary="延长解密时间 Extend the window")
+def extend_window(
+    project_id: Pid, body: ExtendIn, request: Request, actor: CurrentActor, platform: Plat
+) -> dict[str, Any]:
+    """The operator extends the open decryption window by some minutes, with the reason on record."""
+    with platform.uow(request_context(request)) as uow:
+        window.extend_window(uow, actor, project_id, body.minutes, body.reason)
+        uow.commit()
+    with platform.uow(request_context(request)) as uow:
+        return session.status_view(uow, actor, project_id)
+
+
 @router.get("/projects/{project_id}/opening/sections/{code}/shares/mine", summary="我保管的份额 My encrypted share")
 def my_share(project_id: Pid, code: Code, request: Request, actor: CurrentActor, platform: Plat) -> dict[str, Any]:
     """A custodian's encrypted share of the section's opening key (decrypt it offline with the custodian's key)."""
     with platform.uow(request_context(request)) as uow:
         orgs = service.custodian_org_ids(actor.principal, project_id)
-        shares = [s for s in service.my_encrypted_shares(uow, orgs, project_id) if s["section"] == code]
+        shares = service.my_encrypted_shares(uow, orgs, project_id, section=code)  # audited there
         if not shares:
             raise NotFound("opening.no_share", "您未保管该标段的密钥份额。", "You hold no share of this section's key.")
-        uow.audit(
-            "opening:share_fetch",
-            subject_type="project",
-            subject_id=project_id,
-            data={"section": code, "indexes": [s["index"] for s in shares]},
-        )
         uow.commit()
     return {"shares": shares}
 

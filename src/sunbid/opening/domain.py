@@ -5,7 +5,9 @@ A project's session goes ``scheduled`` (opening keys made, settings may change u
 window closed, some bids are still sealed and the tender allows custodians to rebuild the opening key) →
 ``recorded`` (the opening record 唱标 is published; bidders confirm or object, the operator answers) →
 ``closed`` (the operator finished the opening). ``failed`` is the lifecycle's no-opening path (fewer than the
-minimum of bids, or too few valid bids).
+minimum of bids, or too few valid bids); ``cancelled`` ends a session whose project was terminated 终止.
+A suspended project's session keeps its state but is frozen: no action, no timer, and the time left in the
+decryption window is given back on resume (:func:`resumed_close`).
 
 A bid in the session is ``sealed`` until it is ``decrypted``; a bid still sealed when decryption ends failed
 (电子招标投标办法 §31): through the bidder's fault it is deemed **revoked** 撤销, through anyone else's it is
@@ -27,8 +29,12 @@ from sunbid.core.errors import Conflict, ValidationFailed
 from sunbid.draws.domain import DecimalRange, coefficient_set
 
 __all__ = [
+    "DEFAULT_MAX_KEY_ATTEMPTS",
     "DEFAULT_THRESHOLD",
     "DEFAULT_WINDOW_MINUTES",
+    "MAX_EXTENSION_MINUTES",
+    "MAX_KEY_ATTEMPTS",
+    "MAX_TOTAL_WINDOW_MINUTES",
     "MAX_WINDOW_MINUTES",
     "MIN_WINDOW_MINUTES",
     "PLATFORM_FAULTS",
@@ -37,9 +43,13 @@ __all__ = [
     "Failure",
     "OpeningSettings",
     "SessionState",
+    "attempts_exhausted",
+    "attempts_left",
     "bid_context",
     "classify_failure",
     "ensure_allowed",
+    "extended_close",
+    "resumed_close",
     "share_plan",
     "window_is_open",
 ]
@@ -48,6 +58,13 @@ DEFAULT_WINDOW_MINUTES: Final = 30
 """RULES §3: "30分钟内完成解密，未完成的视为撤销" is typical."""
 MIN_WINDOW_MINUTES: Final = 5
 MAX_WINDOW_MINUTES: Final = 240
+DEFAULT_MAX_KEY_ATTEMPTS: Final = 5
+"""Wrong content keys a bidder may send per bid before further attempts are refused (the tender may change it)."""
+MAX_KEY_ATTEMPTS: Final = 50
+MAX_EXTENSION_MINUTES: Final = 60
+"""One extension of the window by the operator (platform trouble …) adds at most this."""
+MAX_TOTAL_WINDOW_MINUTES: Final = 480
+"""The window, extensions included, never lasts longer than this from its start."""
 DEFAULT_THRESHOLD: Final = 2
 """k of the k-of-n split of each opening key (2 of 3: centre, regulator, notary)."""
 
@@ -61,6 +78,7 @@ class SessionState(StrEnum):
     RECORDED = "recorded"
     CLOSED = "closed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def label_zh(self) -> str:
@@ -75,6 +93,7 @@ _STATE_LABELS: Final[Mapping[SessionState, str]] = {
     SessionState.RECORDED: "已唱标",
     SessionState.CLOSED: "开标结束",
     SessionState.FAILED: "未开标（流标）",
+    SessionState.CANCELLED: "已取消（项目终止）",
 }
 
 
@@ -86,6 +105,7 @@ class Action(StrEnum):
     CHECK_IN = "check_in"
     DECRYPT = "decrypt"
     CLOSE_WINDOW = "close_window"
+    EXTEND_WINDOW = "extend_window"
     POST_SHARE = "post_share"
     END_FALLBACK = "end_fallback"
     CONFIRM = "confirm"
@@ -97,13 +117,16 @@ class Action(StrEnum):
 
 _ALLOWED: Final[Mapping[SessionState, frozenset[Action]]] = {
     SessionState.SCHEDULED: frozenset({Action.CONFIGURE, Action.START, Action.FAIL}),
-    SessionState.DECRYPTING: frozenset({Action.CHECK_IN, Action.DECRYPT, Action.CLOSE_WINDOW, Action.FAIL}),
+    SessionState.DECRYPTING: frozenset(
+        {Action.CHECK_IN, Action.DECRYPT, Action.CLOSE_WINDOW, Action.EXTEND_WINDOW, Action.FAIL}
+    ),
     SessionState.FALLBACK: frozenset({Action.CHECK_IN, Action.POST_SHARE, Action.END_FALLBACK, Action.FAIL}),
     SessionState.RECORDED: frozenset(
         {Action.CHECK_IN, Action.CONFIRM, Action.OBJECT, Action.ANSWER, Action.FINISH, Action.FAIL}
     ),
     SessionState.CLOSED: frozenset(),
     SessionState.FAILED: frozenset(),
+    SessionState.CANCELLED: frozenset(),
 }
 
 _ACTION_LABELS: Final[Mapping[Action, tuple[str, str]]] = {
@@ -112,6 +135,7 @@ _ACTION_LABELS: Final[Mapping[Action, tuple[str, str]]] = {
     Action.CHECK_IN: ("签到", "check in"),
     Action.DECRYPT: ("解密投标文件", "decrypt a bid"),
     Action.CLOSE_WINDOW: ("结束解密", "close the decryption window"),
+    Action.EXTEND_WINDOW: ("延长解密时间", "extend the decryption window"),
     Action.POST_SHARE: ("提交密钥份额", "post a key share"),
     Action.END_FALLBACK: ("结束应急解密", "end the custodian fallback"),
     Action.CONFIRM: ("确认开标记录", "confirm the opening record"),
@@ -142,6 +166,53 @@ def ensure_allowed(state: SessionState, action: Action) -> None:
 def window_is_open(state: SessionState, closes_at: datetime | None, now: datetime) -> bool:
     """The decryption window is open: decrypting, and strictly before its close."""
     return state is SessionState.DECRYPTING and closes_at is not None and now < closes_at
+
+
+def extended_close(started_at: datetime, closes_at: datetime, now: datetime, minutes: int) -> datetime:
+    """The window's new close when the operator extends it by ``minutes`` (``opening.bad_extension``).
+
+    Only an open window can be extended (``now < closes_at``), by 1–:data:`MAX_EXTENSION_MINUTES` minutes at a
+    time, and never to more than :data:`MAX_TOTAL_WINDOW_MINUTES` after the window opened.
+    """
+    if type(minutes) is not int or not 1 <= minutes <= MAX_EXTENSION_MINUTES:
+        raise ValidationFailed(
+            "opening.bad_extension",
+            f"每次延长须为 1–{MAX_EXTENSION_MINUTES} 分钟。",
+            f"An extension must be 1-{MAX_EXTENSION_MINUTES} minutes.",
+        )
+    if now >= closes_at:
+        raise Conflict("opening.window_closed", "解密时间已结束，不能延长。", "The decryption window has closed.")
+    new = closes_at + timedelta(minutes=minutes)
+    if new - started_at > timedelta(minutes=MAX_TOTAL_WINDOW_MINUTES):
+        raise ValidationFailed(
+            "opening.bad_extension",
+            f"解密时间（含延长）不得超过 {MAX_TOTAL_WINDOW_MINUTES} 分钟。",
+            f"The window, extensions included, cannot exceed {MAX_TOTAL_WINDOW_MINUTES} minutes.",
+        )
+    return new
+
+
+def resumed_close(closes_at: datetime, suspended_at: datetime, resumed_at: datetime) -> datetime:
+    """The window's close after a suspension: the time that was left when it was suspended, counted from the resume.
+
+    A window already due when the project was suspended (its timer had not run yet) closes at the resume.
+    """
+    left = max(closes_at - suspended_at, timedelta(0))
+    return resumed_at + left
+
+
+def attempts_exhausted(attempts: int, cap: int, last_problem: str | None) -> bool:
+    """Whether a bid's decryption attempts reached the cap: ``cap`` failed tries, the last one the bidder's.
+
+    A platform fault (:data:`PLATFORM_FAULTS`) never uses up a bidder's attempts. Reaching the cap does not fail
+    the bid by itself: the bid stays sealed and, like any bid still sealed, is judged when decryption ends.
+    """
+    return attempts >= cap and last_problem is not None and last_problem not in PLATFORM_FAULTS
+
+
+def attempts_left(attempts: int, cap: int, last_problem: str | None) -> int:
+    """How many more attempts a bidder has (at least one until the cap is reached: platform faults are free)."""
+    return 0 if attempts_exhausted(attempts, cap, last_problem) else max(cap - attempts, 1)
 
 
 # --- bids and failures ----------------------------------------------------------------------------------------
@@ -229,6 +300,7 @@ class OpeningSettings:
     window_minutes: int = DEFAULT_WINDOW_MINUTES
     custodian_fallback: bool = False
     coefficient: DecimalRange | None = None
+    max_key_attempts: int = DEFAULT_MAX_KEY_ATTEMPTS
 
     def __post_init__(self) -> None:
         if type(self.window_minutes) is not int or not MIN_WINDOW_MINUTES <= self.window_minutes <= MAX_WINDOW_MINUTES:
@@ -238,6 +310,11 @@ class OpeningSettings:
             )
         if type(self.custodian_fallback) is not bool:
             raise _bad_settings("应急解密须为是或否", "custodian_fallback must be a boolean")
+        if type(self.max_key_attempts) is not int or not 1 <= self.max_key_attempts <= MAX_KEY_ATTEMPTS:
+            raise _bad_settings(
+                f"解密尝试次数上限须为 1–{MAX_KEY_ATTEMPTS}",
+                f"max_key_attempts must be 1-{MAX_KEY_ATTEMPTS}",
+            )
         if self.coefficient is not None:
             values = coefficient_set(self.coefficient.start, self.coefficient.stop, self.coefficient.step)
             if len(values) < 2:
@@ -259,6 +336,7 @@ class OpeningSettings:
             "window_minutes": self.window_minutes,
             "custodian_fallback": self.custodian_fallback,
             "coefficient": coefficient,
+            "max_key_attempts": self.max_key_attempts,
         }
 
     @classmethod
@@ -267,6 +345,7 @@ class OpeningSettings:
         window = data.get("window_minutes", DEFAULT_WINDOW_MINUTES)
         fallback = data.get("custodian_fallback", False)
         raw = data.get("coefficient")
+        attempts = data.get("max_key_attempts", DEFAULT_MAX_KEY_ATTEMPTS)
         coefficient: DecimalRange | None = None
         if raw is not None:
             if not isinstance(raw, Mapping) or set(raw) != {"low", "high", "step"}:
@@ -279,7 +358,9 @@ class OpeningSettings:
             raise _bad_settings("解密时限须为整数分钟", "window_minutes must be an integer")
         if type(fallback) is not bool:
             raise _bad_settings("应急解密须为是或否", "custodian_fallback must be a boolean")
-        return cls(window, fallback, coefficient)
+        if type(attempts) is not int:
+            raise _bad_settings("解密尝试次数上限须为整数", "max_key_attempts must be an integer")
+        return cls(window, fallback, coefficient, attempts)
 
 
 # --- keys -----------------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from sunbid.opening.service import (
 from sunbid.opening.session_base import (
     MAX_SHARE_TEXT,
     accept_opened,
+    ensure_not_suspended,
     get_session,
     open_stored,
     opening_bids,
@@ -103,6 +104,7 @@ def post_share(uow: UnitOfWork, actor: Actor, project_id: int, section_code: str
             "The tender does not allow the custodian fallback.",
         )
     ensure_allowed(state_of(s), Action.POST_SHARE)
+    ensure_not_suspended(project)
     section = section_by_code(uow, project, section_code)
     key = section_key(uow, section.id)
     if key is None or not key.fallback_possible:

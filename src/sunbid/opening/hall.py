@@ -9,8 +9,8 @@ Streaming across workers needs no broker: each stream polls the database for eve
 sent. :class:`EventFeed` keeps the newest ``seq`` of each project for one poll interval, so a process asks the
 database once per interval per watched project however many visitors watch, and reads the events themselves
 only when there is something new. A reconnecting browser sends ``Last-Event-ID`` and gets exactly the events it
-missed. A stream ends after ``session.closed`` / ``session.failed`` is sent (a reconnect after that gets
-``204 No Content``, which tells ``EventSource`` to stop), when the client leaves, or after
+missed. A stream ends after ``session.closed`` / ``session.failed`` / ``session.cancelled`` is sent (a reconnect
+after that gets ``204 No Content``, which tells ``EventSource`` to stop), when the client leaves, or after
 :attr:`StreamConfig.max_seconds` (the browser then reconnects and resumes).
 """
 
@@ -157,8 +157,8 @@ async def hall_stream(
 ) -> AsyncIterator[ServerSentEvent]:
     """The project's events after ``after`` as server-sent events, then new ones as they are committed.
 
-    Ends once the newest event sent is terminal (``session.closed`` / ``session.failed``) or after
-    ``config.max_seconds``; the response's heartbeat comments keep proxies from closing an idle stream.
+    Ends once the newest event sent is terminal (``session.closed`` / ``session.failed`` / ``session.cancelled``) or
+    after ``config.max_seconds``; the response's heartbeat comments keep proxies from closing an idle stream.
     """
     deadline = clock() + config.max_seconds
     last, last_kind = after, ""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-TERMINAL_KINDS = frozenset({"session.closed", "session.failed"})
+TERMINAL_KINDS = frozenset({"session.closed", "session.failed", "session.cancelled"})
 FAILED_OUTCOMES = frozenset({"revoked", "withdrawn"})
 
 #: The session's stages, in order; ``failed`` can follow any of the first ones.
@@ -312,9 +312,12 @@ def apply(state: HallState, event: HallEvent) -> HallState:
         state.window_minutes = _int(d, "window_minutes")
         state.started_at = event.at
         _advance(state, "checking_in")
-    elif kind == "session.failed":
+    elif kind in ("session.failed", "session.cancelled"):  # cancelled: the project was terminated
         state.failure_zh, state.failure_en = _text(d, "reason_zh"), _text(d, "reason_en")
         state.stage = "failed"
+    elif kind in ("decryption.extended", "session.resumed"):
+        if (closes_at := parse_time(d.get("closes_at"))) is not None:
+            state.closes_at = closes_at
     elif kind == "bidder.checked_in":
         if (b := _bidder(state, d)) is not None and b.checked_in_at is None:
             b.checked_in_at = event.at or datetime.min.replace(tzinfo=UTC)

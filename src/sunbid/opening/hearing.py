@@ -11,6 +11,7 @@ from sunbid.identity.service import Actor
 from sunbid.opening.domain import (
     Action,
     BidStatus,
+    attempts_left,
     ensure_allowed,
 )
 from sunbid.opening.events import append_event
@@ -30,6 +31,7 @@ from sunbid.opening.session_base import (
     require_session,
     section_by_code,
     section_of,
+    settings_of,
     state_of,
 )
 from sunbid.platform.uow import UnitOfWork
@@ -183,6 +185,7 @@ def status_view(uow: UnitOfWork, actor: Actor | None, project_id: int) -> dict[s
         sec["failed"] += b.status in (BidStatus.REVOKED.value, BidStatus.WITHDRAWN.value)
         sec["confirmed"] += b.confirmed_at is not None
     mine: list[dict[str, Any]] = []
+    cap = settings_of(s).max_key_attempts
     if actor is not None:
         for b in my_bids(uow, actor, project, s):
             mine.append(
@@ -192,6 +195,7 @@ def status_view(uow: UnitOfWork, actor: Actor | None, project_id: int) -> dict[s
                     "status": b.status,
                     "attempts": b.attempts,
                     "last_problem": b.last_problem,
+                    "attempts_left": attempts_left(b.attempts, cap, b.last_problem),
                     "checked_in": b.checked_in_at is not None,
                     "confirmed": b.confirmed_at is not None,
                 }
@@ -206,7 +210,8 @@ def status_view(uow: UnitOfWork, actor: Actor | None, project_id: int) -> dict[s
         "project_code": project.code,
         "state": s.state,
         "state_zh": state_of(s).label_zh,
-        "settings": s.settings,
+        "suspended": project.state == "suspended",  # the opening is paused until the project resumes
+        "settings": settings_of(s).to_dict(),
         "started_at": iso(s.started_at),
         "closes_at": iso(s.closes_at),
         "decryption_closed_at": iso(s.decryption_closed_at),

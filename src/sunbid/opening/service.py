@@ -327,20 +327,29 @@ def custodian_org_ids(actor_memberships: object, project_id: int) -> set[int]:
     return out
 
 
-def my_encrypted_shares(uow: UnitOfWork, custodian_orgs: set[int], project_id: int) -> list[dict[str, object]]:
-    """The encrypted shares of a project's sections held by these custodian organisations (armoured text)."""
+def my_encrypted_shares(
+    uow: UnitOfWork, custodian_orgs: set[int], project_id: int, *, section: str | None = None
+) -> list[dict[str, object]]:
+    """The encrypted shares of a project's sections (or of one ``section``) held by these custodian organisations.
+
+    Every fetch that returns a share is audited here (``opening:share_fetch``: the sections and share indexes, never
+    the share), so no caller — API, page, CLI or demo — can read a share off the record.
+    """
     if not custodian_orgs:
         return []
-    rows = uow.session.execute(
+    stmt = (
         select(OpeningKeyShare, OpeningKey, Section)
         .join(OpeningKey, OpeningKey.id == OpeningKeyShare.key_id)
         .join(Section, Section.id == OpeningKey.section_id)
         .where(OpeningKey.project_id == project_id, OpeningKeyShare.custodian_org_id.in_(custodian_orgs))
         .order_by(Section.code, OpeningKeyShare.share_index)
-    ).all()
-    return [
+    )
+    if section is not None:
+        stmt = stmt.where(Section.code == section)
+    rows = uow.session.execute(stmt).all()
+    shares: list[dict[str, object]] = [
         {
-            "section": section.code,
+            "section": sec.code,
             "index": share.share_index,
             "threshold": key.threshold,
             "total": key.total,
@@ -348,8 +357,16 @@ def my_encrypted_shares(uow: UnitOfWork, custodian_orgs: set[int], project_id: i
             "certificate_serial": share.certificate_serial,
             "encrypted_share": share.encrypted_share,
         }
-        for share, key, section in rows
+        for share, key, sec in rows
     ]
+    if shares:
+        data: dict[str, object] = {"indexes": [s["index"] for s in shares]}
+        if section is not None:
+            data = {"section": section, **data}
+        else:
+            data = {"sections": sorted({str(s["section"]) for s in shares}), **data}
+        uow.audit("opening:share_fetch", subject_type="project", subject_id=project_id, data=data)
+    return shares
 
 
 def canonical(data: object) -> bytes:

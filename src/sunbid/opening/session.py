@@ -32,11 +32,13 @@ from sunbid.core.errors import Conflict, DomainError, Forbidden, IntegrityFailur
 from sunbid.draws.domain import Commitment, SeedInput, sealed_bids_input
 from sunbid.draws.verify import coefficient_record
 from sunbid.identity.service import Actor
+from sunbid.opening import window
 from sunbid.opening.domain import (
     Action,
     BidStatus,
     OpeningSettings,
     SessionState,
+    attempts_exhausted,
     ensure_allowed,
     window_is_open,
 )
@@ -62,6 +64,7 @@ from sunbid.opening.session_base import (
     MAX_SHARE_TEXT,
     accept_opened,
     content_key_of,
+    ensure_not_suspended,
     ensure_session,
     get_session,
     mark_checked_in,
@@ -71,6 +74,7 @@ from sunbid.opening.session_base import (
     org_of,
     require_role,
     require_session,
+    schedule_close,
     section_by_code,
     section_of,
     settings_of,
@@ -139,11 +143,26 @@ def configure(uow: UnitOfWork, actor: Actor, project_id: int, wanted: OpeningSet
 
 
 def on_transition(uow: UnitOfWork, project: Project, from_state: str, to_state: str, action: str) -> None:
-    """The lifecycle hook: keys on entering bidding, the session at the deadline, failure and finish."""
-    if to_state == "bidding" and from_state != "bidding":
+    """The lifecycle hook: keys on entering bidding, the session at the deadline, failure and finish.
+
+    Every way out of ``bidding`` and ``opening`` is handled: the deadline (start), ``failed``, ``opened``
+    (finish), ``suspended`` (the session is frozen, :mod:`sunbid.opening.window`), the resume (the window gets back
+    its time left) and ``terminated`` (the session is cancelled).
+    """
+    if from_state == to_state:
+        return
+    if to_state == "terminated":
+        window.on_terminate(uow, project)
+    elif to_state == "suspended":
+        window.on_suspend(uow, project)
+    elif from_state == "suspended":
+        if to_state == "bidding":
+            ensure_opening_keys(uow, project)
+        window.on_resume(uow, project)
+    elif to_state == "bidding":
         ensure_opening_keys(uow, project)
         _begin_round(uow, project)
-    elif to_state == "opening" and from_state != "opening":
+    elif to_state == "opening":
         start_session(uow, project)
     elif to_state == "failed" and from_state in ("bidding", "opening"):
         _fail_session(uow, project, from_state)
@@ -156,7 +175,7 @@ def _begin_round(uow: UnitOfWork, project: Project) -> OpeningSession:
     s = get_session(uow, project.id)
     if s is None:
         return ensure_session(uow, project)
-    if state_of(s) not in (SessionState.FAILED, SessionState.CLOSED):
+    if state_of(s) not in (SessionState.FAILED, SessionState.CLOSED, SessionState.CANCELLED):
         return s
     renew_draw_commitments(uow, project)
     fresh = OpeningSession(
@@ -243,18 +262,8 @@ def start_session(uow: UnitOfWork, project: Project) -> OpeningSession | None:
     if conf.coefficient is not None:
         _draw_coefficients(uow, project, s, sealed, sections)
     append_event(uow, project.id, "decryption.opened", {"closes_at": iso(s.closes_at)})
-    _schedule_close(uow, project, s)
+    schedule_close(uow, project, s)
     return s
-
-
-def _schedule_close(uow: UnitOfWork, project: Project, s: OpeningSession) -> None:
-    assert s.closes_at is not None
-    uow.enqueue(
-        CLOSE_TOPIC,
-        {"project_id": project.id, "closes_at": s.closes_at.isoformat()},
-        dedupe_key=f"opening-close:{project.id}:{s.closes_at.isoformat()}",
-        available_at=s.closes_at,
-    )
 
 
 def _draw_coefficients(
@@ -372,6 +381,7 @@ def check_in(uow: UnitOfWork, actor: Actor, project_id: int, section_code: str) 
     """A bidder signs in to the opening for one section (idempotent)."""
     project = projects.get_project(uow, project_id, lock=True)
     s = require_session(uow, project.id)
+    ensure_not_suspended(project)
     ensure_allowed(state_of(s), Action.CHECK_IN)
     section = section_by_code(uow, project, section_code)
     mine = [b for b in my_bids(uow, actor, project, s) if b.section_id == section.id]
@@ -417,6 +427,24 @@ def _wrong(problem: str) -> DomainError:
     )
 
 
+def _refuse_attempt(uow: UnitOfWork, project: Project, ob: OpeningBid, cap: int) -> None:
+    """A further attempt past the cap: logged (committed) and refused; the bid stays sealed until the window ends."""
+    uow.audit(
+        "opening:decrypt_refused",
+        subject_type="project",
+        subject_id=project.id,
+        data={"project_code": project.code, "bid_id": ob.bid_id, "attempts": ob.attempts, "cap": cap},
+    )
+    uow.commit()
+    raise Conflict(
+        "opening.too_many_attempts",
+        f"该投标文件已 {ob.attempts} 次解密失败，达到上限 {cap} 次，不再受理；解密时间结束时视为投标人原因解密失败。",
+        f"This bid failed to decrypt {ob.attempts} times, the limit of {cap}: no further attempt is accepted; "
+        "when the window ends it counts as the bidder's failure.",
+        details={"attempts": ob.attempts, "cap": cap},
+    )
+
+
 def decrypt(uow: UnitOfWork, actor: Actor, project_id: int, bid_id: int, content_key: str) -> OpeningBid:
     """A bidder releases its bid's content key during the window; the server opens and reads the bid.
 
@@ -432,10 +460,14 @@ def decrypt(uow: UnitOfWork, actor: Actor, project_id: int, bid_id: int, content
     if ob.status == BidStatus.DECRYPTED.value:
         return ob
     ensure_allowed(state_of(s), Action.DECRYPT)
+    ensure_not_suspended(project)
     if not window_is_open(state_of(s), s.closes_at, uow.now):
         raise Conflict("opening.window_closed", "解密时间已结束。", "The decryption window has closed.")
     if ob.status != BidStatus.SEALED.value:
         raise Conflict("opening.bid_closed", "该投标文件的解密已结束。", "This bid's decryption has ended.")
+    cap = settings_of(s).max_key_attempts
+    if attempts_exhausted(ob.attempts, cap, ob.last_problem):
+        _refuse_attempt(uow, project, ob, cap)
     raw = _decode_key(content_key)
     bid = uow.session.get(Bid, ob.bid_id)
     key = section_key(uow, ob.section_id)
@@ -474,6 +506,10 @@ def close_window(uow: UnitOfWork, project_id: int, *, actor: Actor | None = None
             raise NotFound("opening.no_session", "本项目没有开标会议。", "This project has no opening session.")
     if s is None:
         return False
+    if project.state == "suspended":
+        if actor is None:
+            return False  # frozen: the resume queues a new timer for the time left
+        ensure_not_suspended(project)
     state = state_of(s)
     if state is SessionState.DECRYPTING:
         if actor is None and (s.closes_at is None or uow.now < s.closes_at):

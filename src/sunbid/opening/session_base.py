@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sunbid.bidding import service as bidding
 from sunbid.bidding.container import DiscardSink, OpenedBid, container_hash, open_bid_from
 from sunbid.bidding.models import Bid
-from sunbid.core.errors import DomainError, Forbidden, NotFound
+from sunbid.core.errors import Conflict, DomainError, Forbidden, NotFound
 from sunbid.identity.models import Organisation
 from sunbid.identity.service import Actor
 from sunbid.opening.domain import (
@@ -231,6 +231,27 @@ def accept_opened(
         },
     )
     return None
+
+
+def schedule_close(uow: UnitOfWork, project: Project, s: OpeningSession) -> None:
+    """Queue the timed close of the window at ``closes_at`` (the job ignores a stale or early message)."""
+    assert s.closes_at is not None
+    uow.enqueue(
+        CLOSE_TOPIC,
+        {"project_id": project.id, "closes_at": s.closes_at.isoformat()},
+        dedupe_key=f"opening-close:{project.id}:{s.closes_at.isoformat()}",
+        available_at=s.closes_at,
+    )
+
+
+def ensure_not_suspended(project: Project) -> None:
+    """Refuse any step of the opening while the project is suspended 暂停 (``opening.suspended``, 409)."""
+    if project.state == "suspended":
+        raise Conflict(
+            "opening.suspended",
+            "项目已暂停，开标暂停进行；恢复后继续。",
+            "The project is suspended: the opening is paused until it resumes.",
+        )
 
 
 def content_key_of(uow: UnitOfWork, ob: OpeningBid) -> bytes:

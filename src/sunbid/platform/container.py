@@ -51,6 +51,9 @@ class Platform:
         from sunbid.projects.service import register_transition_hook
 
         register_transition_hook(expire_when_bidding_closes)  # abandoned uploads expire when bidding closes
+        from sunbid.bidding.tasks import register_handlers as bid_handlers
+
+        bid_handlers(self)  # bid.complete: uploads made whole in time are completed even without the client
         from sunbid.opening.tasks import register_handlers as opening_handlers
 
         opening_handlers(self)  # opening keys and sessions (lifecycle hook), opening.close_window

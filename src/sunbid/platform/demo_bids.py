@@ -259,15 +259,8 @@ def post_share(w: DemoWorld, pid: int, custodian: str, org_key: str) -> dict[str
     """A custodian fetches its encrypted share, decrypts it with its own key (offline) and posts it."""
 
     def mine(uow: UnitOfWork, actor: Actor) -> list[dict[str, object]]:
-        held = my_encrypted_shares(uow, custodian_org_ids(actor.principal, pid), pid)
-        shares = [s for s in held if s["section"] == SECTION]
-        uow.audit(  # as GET .../shares/mine does: every fetch of a share is on record
-            "opening:share_fetch",
-            subject_type="project",
-            subject_id=pid,
-            data={"section": SECTION, "indexes": [s["index"] for s in shares]},
-        )
-        return shares
+        # the service puts every fetch of a share on record (opening:share_fetch)
+        return my_encrypted_shares(uow, custodian_org_ids(actor.principal, pid), pid, section=SECTION)
 
     shares = w.act(custodian, mine)
     if len(shares) != 1:
@@ -322,6 +315,8 @@ def opening_summary(s: Session, project: Project) -> dict[str, Any] | None:
     if row is None or (row.state == SessionState.SCHEDULED.value and project.state not in OPENING_AHEAD):
         return None
     bids = list(s.scalars(select(OpeningBid).where(OpeningBid.session_id == row.id)))
+    if row.state == SessionState.CANCELLED.value and not bids:
+        return None  # the project was terminated before its deadline: no opening took place
     statuses = [b.status for b in bids]
     submitted = s.scalar(
         select(func.count()).select_from(Bid).where(Bid.project_id == project.id, Bid.status == "submitted")

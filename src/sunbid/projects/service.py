@@ -344,6 +344,20 @@ TransitionHook = Callable[[UnitOfWork, Project, str, str, str], None]
 TRANSITION_HOOKS: list[TransitionHook] = []
 
 
+BeforeTimedHook = Callable[[UnitOfWork, Project], None]
+"""Called in :func:`fire_timed` before the due timed transitions are decided (the project row is locked)."""
+
+#: E.g. bidding completes the uploads whose final chunk arrived before the deadline, so that the close of bidding
+#: counts every bid received in time whatever order the worker runs its jobs in.
+BEFORE_TIMED_HOOKS: list[BeforeTimedHook] = []
+
+
+def register_before_timed_hook(hook: BeforeTimedHook) -> None:
+    """Add ``hook`` once."""
+    if hook not in BEFORE_TIMED_HOOKS:
+        BEFORE_TIMED_HOOKS.append(hook)
+
+
 def register_transition_hook(hook: TransitionHook) -> None:
     """Add ``hook`` once (registering the same function again does nothing)."""
     if hook not in TRANSITION_HOOKS:
@@ -473,6 +487,8 @@ def fire_timed(uow: UnitOfWork, project_id: int, state: str) -> list[str]:
     project = get_project(uow, project_id, lock=True)
     if project.state != state:
         return []
+    for hook in BEFORE_TIMED_HOOKS:
+        hook(uow, project)
     procedure = get_procedure(project.procedure_code)
     fired = []
     for action in engine.timed_transitions_due(procedure, project.state, project_facts(project, uow.now)):

@@ -9,16 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from sunbid.platform.clikit import JsonOpt, console, emit_json, err_console, handle_errors, table
+from sunbid.core.errors import ValidationFailed
+from sunbid.platform.clikit import JsonOpt, console, emit_json, err_console, handle_errors, make_platform, table
+from sunbid.platform.context import RequestContext
 from sunbid.platform.settings import Settings
 from sunbid.screening import model as models
 from sunbid.screening import service
 from sunbid.screening.features import TenderTable, tender_table
 from sunbid.screening.io import BidData, read_csv
+from sunbid.screening.platform import PLATFORM_NAME, PlatformScreening, screen_platform
 
 app = typer.Typer(
     help="围标串标统计筛查：评估、训练、评分、导入 / collusion screening: evaluate, train, score, import",
@@ -153,10 +157,27 @@ def train(
     )
 
 
+def _score_platform(trained: models.TrainedModel | None, progress: models.Progress) -> PlatformScreening:
+    """Score every published opening record of this platform (the centre's command line sees them all; audited)."""
+    platform = make_platform()
+    try:
+        with platform.uow(RequestContext.cli()) as uow:
+            found = screen_platform(uow, None, trained, progress=progress)
+            uow.commit()
+    finally:
+        platform.close()
+    return found
+
+
 @app.command("score")
 @handle_errors
 def score(
-    file: Path = FileArg,
+    file: Path | None = typer.Argument(
+        None, help="历史投标 CSV 文件（格式见 docs/screening.md）/ historical-bids CSV file", show_default=False
+    ),
+    platform_bids: bool = typer.Option(
+        False, "--platform", help="为本平台已开标项目评分（读已公布的开标记录）/ score this platform's opened tenders"
+    ),
     model_file: Path = ModelOpt,
     top: int = typer.Option(20, "--top", min=0, help="只输出风险最高的前 N 个（0 为全部）/ riskiest N (0: all)"),
     seed: int = SeedOpt,
@@ -164,12 +185,29 @@ def score(
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """为每个标段评分并给出主要原因（有模型用模型，有标签用交叉验证，否则无监督）/ score each tender."""
+    """为每个标段评分并给出主要原因（有模型用模型，有标签用交叉验证，否则无监督）/ score each tender.
+
+    ``--platform`` instead of FILE scores the platform's own published opening records.
+    """
+    if (file is None) == (not platform_bids):
+        raise ValidationFailed(
+            "screen.source_required",
+            "请给出一个 CSV 文件，或用 --platform 为本平台已开标项目评分（二选一）。",
+            "Give one CSV file, or --platform to score this platform's opened tenders (not both).",
+        )
     with _progress(4 + 2 * models.N_FOLDS, quiet) as progress:
         trained = models.load_model(model_file) if model_file is not None else None
-        data, tt = _load(file, progress)
-        result = service.score(data, trained, seed=seed, trees=trees, progress=progress, table=tt)
-    out = result.to_dict(top or None) | {"file": file.name}
+        if file is None:
+            found = _score_platform(trained, progress)
+            data, result = found.data, found.result
+            extra: dict[str, Any] = {"source": PLATFORM_NAME, "projects": len(found.projects)}
+            source = "本平台已开标项目 platform"
+        else:
+            data, tt = _load(file, progress)
+            result = service.score(data, trained, seed=seed, trees=trees, progress=progress, table=tt)
+            extra = {"file": file.name}
+            source = file.name
+    out = result.to_dict(top or None) | extra
     if as_json:
         emit_json(out)
         return
@@ -179,7 +217,7 @@ def score(
         for r in out["scores"]
     ]
     table(
-        f"风险评分 risk scores · {file.name} · {out['method_zh']} {out['method_en']}",
+        f"风险评分 risk scores · {source} · {out['method_zh']} {out['method_en']}",
         ["#", "标段 tender", "风险 score", "投标数 bids", "主要原因 reasons"],
         rows,
     )

@@ -2,7 +2,9 @@
 with a plot of their bids and the screens that flagged them.
 
 Only users with the regulator role may open them (anonymous visitors are sent to the login page, everyone else
-gets 403). The pages only read files under ``<data_dir>/screening/`` written by ``sunbid screen import``.
+gets 403). The import pages only read files under ``<data_dir>/screening/`` written by ``sunbid screen import``;
+``/supervision/screening-platform`` (本平台已开标项目) scores the platform's own published opening records of the
+projects the regulator supervises, and each viewing is audited (``screening:view``).
 Texts are written in both languages here (Chinese first), so the pages need no new catalogue entries.
 """
 
@@ -17,7 +19,9 @@ from markupsafe import Markup
 
 from sunbid.core.errors import DomainError
 from sunbid.identity.domain import Role
+from sunbid.platform.deps import request_context
 from sunbid.screening.explain import fmt
+from sunbid.screening.platform import screen_platform
 from sunbid.screening.service import METHODS, ScreeningStore, feature_label
 from sunbid.screening.svg import bids_svg
 from sunbid.web import i18n
@@ -65,6 +69,22 @@ def screening_list(request: Request) -> Response:
     return render_page(request, "screening/list.html", {"items": items})
 
 
+@router.get("/supervision/screening-platform", summary="本平台已开标项目 Platform's opened tenders")
+def screening_platform(request: Request, top: int = DEFAULT_TOP) -> Response:
+    """The platform's own opened tenders the regulator supervises, scored now (unsupervised); the viewing is audited."""
+    refused = _guard(request, "/supervision/screening-platform")
+    if refused is not None:
+        return refused
+    english = i18n.negotiate(request) == "en"
+    try:
+        with platform_of(request).uow(request_context(request, "web")) as uow:
+            found = screen_platform(uow, page_actor(request))
+            uow.commit()
+    except DomainError as exc:
+        return _message(request, exc, english)
+    return _render_doc(request, found.doc(english), top, english)
+
+
 @router.get("/supervision/screening/{name}", summary="筛查结果 Screening results")
 def screening_import(request: Request, name: str, top: int = DEFAULT_TOP) -> Response:
     """The riskiest tenders of one import, each with its bid plot and the screens that flagged it."""
@@ -75,13 +95,20 @@ def screening_import(request: Request, name: str, top: int = DEFAULT_TOP) -> Res
     try:
         doc = _store(request).load(name)
     except DomainError as exc:
-        message = exc.message("en" if english else "zh-CN")
-        return render_page(
-            request,
-            "message.html",
-            {"message": message, "back": "/supervision/screening"},
-            status_code=error_status(exc),
-        )
+        return _message(request, exc, english)
+    return _render_doc(request, doc, top, english)
+
+
+def _message(request: Request, exc: DomainError, english: bool) -> Response:
+    return render_page(
+        request,
+        "message.html",
+        {"message": exc.message("en" if english else "zh-CN"), "back": "/supervision/screening"},
+        status_code=error_status(exc),
+    )
+
+
+def _render_doc(request: Request, doc: dict[str, Any], top: int, english: bool) -> Response:
     top = max(1, min(top, MAX_TOP))
     bids: dict[str, Any] = doc.get("bids", {})
     tenders = []

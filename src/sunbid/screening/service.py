@@ -120,6 +120,30 @@ def score(
     return ScoreResult(method, rows, data.report.to_dict(), evaluation)
 
 
+def result_doc(name: str, source: str, data: BidData, result: ScoreResult) -> dict[str, Any]:
+    """The document the regulator's page shows (and a stored import holds): the summary, every tender's score and
+    reasons, and the bids of the riskiest :data:`KEEP_BIDS_OF` tenders for their plots."""
+    keep = [r["tender_id"] for r in result.tenders[:KEEP_BIDS_OF]]
+    bids: dict[str, list[dict[str, Any]]] = {}
+    sub = data.bids.filter(pl.col("tender_id").is_in(keep)).sort("tender_id", "bid_amount")
+    for tid, bidder, amount, win, est in sub.select(
+        "tender_id", "bidder_id", "bid_amount", "is_winner", "estimate"
+    ).iter_rows():
+        bids.setdefault(tid, []).append({"bidder": bidder, "amount": amount, "winner": win, "estimate": est})
+    return {
+        "format": STORE_FORMAT,
+        "name": name,
+        "source": source,
+        "method": result.method,
+        "tenders": len(result.tenders),
+        "labelled": data.labelled,
+        "evaluation": result.evaluation,
+        "import": result.report,
+        "scores": result.tenders,
+        "bids": bids,
+    }
+
+
 # --- stored imports ----------------------------------------------------------------------------------------
 
 
@@ -153,24 +177,8 @@ class ScreeningStore:
 
     def save(self, name: str, source: str, data: BidData, result: ScoreResult) -> dict[str, Any]:
         """Store ``result`` under ``name`` with the bids of its riskiest tenders; returns the summary."""
-        keep = [r["tender_id"] for r in result.tenders[:KEEP_BIDS_OF]]
-        bids: dict[str, list[dict[str, Any]]] = {}
-        sub = data.bids.filter(pl.col("tender_id").is_in(keep)).sort("tender_id", "bid_amount")
-        for tid, bidder, amount, win, est in sub.select(
-            "tender_id", "bidder_id", "bid_amount", "is_winner", "estimate"
-        ).iter_rows():
-            bids.setdefault(tid, []).append({"bidder": bidder, "amount": amount, "winner": win, "estimate": est})
-        summary = {
-            "format": STORE_FORMAT,
-            "name": name,
-            "source": source,
-            "method": result.method,
-            "tenders": len(result.tenders),
-            "labelled": data.labelled,
-            "evaluation": result.evaluation,
-            "import": result.report,
-        }
-        doc = summary | {"scores": result.tenders, "bids": bids}
+        doc = result_doc(name, source, data, result)
+        summary = {k: v for k, v in doc.items() if k not in ("scores", "bids")}
         path = self._path(name)
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

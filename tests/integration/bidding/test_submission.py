@@ -276,3 +276,20 @@ def test_bidding_closes_only_when_submissions_received_before_the_deadline_are_s
     bw.platform.worker.run_once()
     project = bw.project()
     assert project.state == "opening" and project_facts(project, bw.clock.now()).bids_received == 3
+
+
+def test_an_upload_made_whole_in_time_is_completed_by_the_platform_if_the_bidder_never_completes(bw: Bw) -> None:
+    data = bw.seal("bidder_a")
+    uid = bw.open_upload("bidder_a", data)
+    bw.send_all("bidder_a", uid, data)  # then the bidder's tool dies: no complete call
+    bw.clock.set(bw.deadline + timedelta(seconds=1))
+    bw.platform.worker.run_once()  # the bid.complete job the final chunk enqueued
+    with bw.platform.db.read() as s:
+        (bid,) = s.scalars(select(Bid)).all()
+        upload = s.get(BidUpload, uid)
+        assert upload is not None and upload.status == "completed" and upload.bid_id == bid.id
+    assert bid.received_at < bw.deadline and bid.status == "submitted"
+    again = bw.act("bidder_a", bids.complete_upload, uid)  # the bidder's late complete finds the same bid
+    assert again.id == bid.id
+    (event,) = _audit_tags(bw, ":bid:submit")
+    assert event.actor_org_id is None and event.actor_user_id is None  # the platform did it; still nobody named

@@ -205,3 +205,13 @@ def after(ow: Ow, minutes: int) -> None:
     """Advance the fake clock and run the due jobs."""
     ow.clock.advance(timedelta(minutes=minutes))
     ow.platform.worker.run_once()
+
+
+def open_with_prices(ow: Ow, prices: dict[str, str]) -> None:
+    """Seal a bid per bidder at ``prices``, reach the deadline and decrypt them all: the record is published."""
+    for who in BIDDERS:
+        ow.submit(who, price=prices[who])
+    ow.to_deadline()
+    for who in BIDDERS:
+        ow.decrypt(who)
+    assert ow.session_row().state == "recorded"

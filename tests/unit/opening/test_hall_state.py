@@ -185,3 +185,31 @@ def test_bidders_named_at_the_start_are_listed_and_keep_their_place_when_they_ch
     apply(s, ev(3, "bidder.checked_in", section="A", bidder_name="甲"))  # 甲 bid in both sections
     assert [(b.section, b.name) for b in s.bidders.values()] == [("", "乙"), ("B", "甲"), ("A", "甲")]
     assert s.checked_in == 2 and s.total == 3
+
+
+def test_an_extension_or_a_resume_moves_the_close_and_a_cancelled_session_ends_the_hall() -> None:
+    closes = T + timedelta(minutes=30)
+    hall = fold(
+        [
+            ev(1, "session.started", project_code="P1", sections=["A"], bids=3, window_minutes=30),
+            ev(2, "decryption.opened", closes_at=closes.isoformat()),
+            ev(3, "decryption.extended", minutes=10, closes_at=(closes + timedelta(minutes=10)).isoformat()),
+        ]
+    )
+    assert hall.closes_at == closes + timedelta(minutes=10) and hall.stage == "decrypting"
+    apply(hall, ev(4, "session.suspended", state="decrypting", remaining_ms=600_000))
+    assert hall.closes_at == closes + timedelta(minutes=10)  # unchanged until the resume says when
+    apply(hall, ev(5, "session.resumed", state="decrypting", closes_at=(T + timedelta(hours=2)).isoformat()))
+    assert hall.closes_at == T + timedelta(hours=2)
+    apply(hall, ev(6, "session.resumed", state="decrypting", closes_at="garbage"))
+    assert hall.closes_at == T + timedelta(hours=2)
+    apply(hall, ev(7, "session.cancelled", reason_zh="项目已终止，开标取消", reason_en="terminated"))
+    assert hall.finished and hall.stage == "failed" and hall.failure_zh == "项目已终止，开标取消"
+    apply(hall, ev(8, "bid.decrypted", section="A", bidder_name="甲", by="bidder"))
+    assert hall.stage == "failed"
+
+
+def test_a_cancelled_session_is_terminal_for_the_stream() -> None:
+    from sunbid.opening.hall_state import TERMINAL_KINDS
+
+    assert "session.cancelled" in TERMINAL_KINDS

@@ -9,15 +9,21 @@ import pytest
 from sunbid.core.errors import DomainError
 from sunbid.draws.domain import DecimalRange
 from sunbid.opening.domain import (
+    MAX_EXTENSION_MINUTES,
+    MAX_TOTAL_WINDOW_MINUTES,
     PLATFORM_FAULTS,
     Action,
     BidStatus,
     OpeningSettings,
     SessionState,
     allowed,
+    attempts_exhausted,
+    attempts_left,
     bid_context,
     classify_failure,
     ensure_allowed,
+    extended_close,
+    resumed_close,
     share_plan,
     window_is_open,
 )
@@ -85,8 +91,16 @@ def test_platform_fault_is_withdrawn(problem: str) -> None:
 
 def test_settings_defaults_round_trip_and_limits() -> None:
     default = OpeningSettings()
-    assert default.to_dict() == {"window_minutes": 30, "custodian_fallback": False, "coefficient": None}
-    full = OpeningSettings(45, True, DecimalRange("0.95", "0.98", "0.005"))
+    assert default.to_dict() == {
+        "window_minutes": 30,
+        "custodian_fallback": False,
+        "coefficient": None,
+        "max_key_attempts": 5,
+    }
+    # settings stored before the attempt cap existed read with the default cap
+    old = {"window_minutes": 30, "custodian_fallback": False, "coefficient": None}
+    assert OpeningSettings.from_dict(old).max_key_attempts == 5
+    full = OpeningSettings(45, True, DecimalRange("0.95", "0.98", "0.005"), 3)
     assert OpeningSettings.from_dict(full.to_dict()) == full
     assert full.window() == timedelta(minutes=45)
     for bad in (
@@ -95,6 +109,10 @@ def test_settings_defaults_round_trip_and_limits() -> None:
         {"window_minutes": True},
         {"window_minutes": "30"},
         {"custodian_fallback": 1},
+        {"max_key_attempts": 0},
+        {"max_key_attempts": 51},
+        {"max_key_attempts": "5"},
+        {"max_key_attempts": True},
         {"coefficient": {"low": "0.95", "high": "0.98"}},
         {"coefficient": {"low": "0.95", "high": "0.98", "step": 0.005}},
         {"coefficient": {"low": "0.95", "high": "0.98", "step": "0.007"}},
@@ -129,3 +147,50 @@ def test_share_plan_is_k_of_n_with_k_at_least_two_and_none_below_two_custodians(
 def test_state_and_status_labels_are_chinese() -> None:
     assert SessionState.RECORDED.label_zh == "已唱标"
     assert BidStatus.REVOKED.label_zh.endswith("视为撤销投标文件）")
+
+
+def test_an_open_window_extends_by_the_minutes_given_within_the_limits() -> None:
+    closes = T + timedelta(minutes=30)
+    assert extended_close(T, closes, T + timedelta(minutes=10), 15) == closes + timedelta(minutes=15)
+    for minutes in (0, MAX_EXTENSION_MINUTES + 1, True):
+        with pytest.raises(DomainError) as err:
+            extended_close(T, closes, T, minutes)
+        assert err.value.code == "opening.bad_extension"
+    with pytest.raises(DomainError) as err:  # the window already closed
+        extended_close(T, closes, closes, 5)
+    assert err.value.code == "opening.window_closed"
+    near_cap = T + timedelta(minutes=MAX_TOTAL_WINDOW_MINUTES - 10)
+    assert extended_close(T, near_cap, T, 10) == T + timedelta(minutes=MAX_TOTAL_WINDOW_MINUTES)
+    with pytest.raises(DomainError) as err:
+        extended_close(T, near_cap, T, 11)
+    assert err.value.code == "opening.bad_extension"
+
+
+def test_a_resumed_window_gets_back_the_time_it_had_left() -> None:
+    closes = T + timedelta(minutes=30)
+    suspended, resumed = T + timedelta(minutes=20), T + timedelta(hours=3)
+    assert resumed_close(closes, suspended, resumed) == resumed + timedelta(minutes=10)
+    # a window already due when suspended (its timer had not run) closes at the resume
+    assert resumed_close(closes, closes + timedelta(seconds=1), resumed) == resumed
+
+
+def test_the_attempt_cap_counts_bidder_failures_and_never_platform_faults() -> None:
+    assert not attempts_exhausted(4, 5, "bid.wrong_key")
+    assert attempts_exhausted(5, 5, "bid.wrong_key")
+    assert attempts_exhausted(6, 5, "bid.signature_invalid")
+    assert not attempts_exhausted(5, 5, None)
+    for fault in PLATFORM_FAULTS:
+        assert not attempts_exhausted(9, 5, fault)
+        assert attempts_left(9, 5, fault) == 1
+    assert [attempts_left(n, 5, "bid.wrong_key") for n in range(7)] == [5, 4, 3, 2, 1, 0, 0]
+    assert attempts_left(0, 5, None) == 5
+
+
+def test_a_cancelled_session_allows_nothing_and_only_decrypting_extends() -> None:
+    for action in Action:
+        assert not allowed(SessionState.CANCELLED, action)
+    assert SessionState.CANCELLED.label_zh == "已取消（项目终止）"
+    assert [s for s in SessionState if allowed(s, Action.EXTEND_WINDOW)] == [SessionState.DECRYPTING]
+    with pytest.raises(DomainError) as err:
+        ensure_allowed(SessionState.FALLBACK, Action.EXTEND_WINDOW)
+    assert err.value.code == "opening.not_allowed" and "延长解密时间" in err.value.message_zh
