@@ -44,6 +44,12 @@ LOG_MESSAGES: dict[str, str] = {
     "objection.raised": N_("%(bidder_name)s raised an objection (section %(section)s): %(text)s"),
     "objection.answered": N_("Answer to objection %(id)s: %(answer)s"),
     "session.closed": N_("The opening session closed: %(valid_bids)s valid bids"),
+    "session.cancelled": N_("The opening was cancelled: %(reason)s"),
+    "session.suspended": N_("The project was suspended: the opening is paused"),
+    "session.resumed": N_("The project resumed: the opening goes on"),
+    "decryption.extended": N_(
+        "The decryption window was extended by %(minutes)s minutes; it now closes at %(closes_at)s (%(reason)s)"
+    ),
     "*": N_("Event %(kind)s"),
 }
 
@@ -120,11 +126,12 @@ def log_params(event: HallEvent, tr: Translator) -> dict[str, Any]:
     params: dict[str, Any] = dict(event.data)
     params["kind"] = event.kind
     zh, en = params.get("reason_zh"), params.get("reason_en")
-    params["reason"] = (en or zh) if tr.english else (zh or en)
+    if zh is not None or en is not None or "reason" not in params:  # an operator's own reason stays as written
+        params["reason"] = (en or zh) if tr.english else (zh or en)
     if event.kind == "bid.decryption_failed":
         outcome = str(params.get("outcome") or "")
         params["outcome"] = tr.gettext(DECRYPTION_LABELS[outcome]) if outcome in DECRYPTION_LABELS else outcome
-    if event.kind == "decryption.opened":
+    if event.kind in ("decryption.opened", "decryption.extended"):
         params["closes_at"] = local_time(parse_time(params.get("closes_at")))
     return params
 

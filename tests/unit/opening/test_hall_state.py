@@ -213,3 +213,15 @@ def test_a_cancelled_session_is_terminal_for_the_stream() -> None:
     from sunbid.opening.hall_state import TERMINAL_KINDS
 
     assert "session.cancelled" in TERMINAL_KINDS
+
+
+def test_log_lines_of_suspension_cancellation_and_a_window_extension() -> None:
+    zh, en = translator("zh-CN"), translator("en")
+    extended = ev(7, "decryption.extended", minutes=15, closes_at="2026-03-23T01:45:00+00:00", reason="平台网络故障")
+    assert log_text(extended, zh) == "解密时间延长 15 分钟，截止于 2026-03-23 09:45:00（平台网络故障）"
+    assert "extended by 15 minutes" in log_text(extended, en) and "平台网络故障" in log_text(extended, en)
+    cancelled = ev(8, "session.cancelled", reason_zh="项目已终止，开标取消", reason_en="The project was terminated")
+    assert log_text(cancelled, zh) == "开标已取消：项目已终止，开标取消"
+    assert log_text(cancelled, en) == "The opening was cancelled: The project was terminated"
+    assert log_text(ev(9, "session.suspended", state="decrypting"), zh) == "项目已暂停：开标中止"
+    assert log_text(ev(10, "session.resumed", state="decrypting"), zh) == "项目已恢复：开标继续"
