@@ -106,15 +106,24 @@ def create_app(platform: Platform | None = None, *, start_worker: bool | None = 
     from sunbid.experts.api import router as experts_router
 
     app.include_router(experts_router)
+    from sunbid.experts.api_management import router as expert_management_router
+
+    app.include_router(expert_management_router)
     from sunbid.deposits.api import router as deposits_router
 
     app.include_router(deposits_router)
+    from sunbid.evaluation.api import router as evaluation_router
+
+    app.include_router(evaluation_router)
     from sunbid.opening import hall as opening_hall
 
     opening_hall.install(app)
     from sunbid.web.pages import install_pages
 
     install_pages(app)
+    from sunbid.evaluation.pages import install as install_evaluation_pages
+
+    install_evaluation_pages(app)
     from sunbid.screening.pages import install as install_screening_pages
 
     install_screening_pages(app)

@@ -52,6 +52,7 @@ def demo(
     """示范交易中心：SQLite + 本地文件，五个示范项目，一条命令启动 / a demo centre with five tenders."""
     from sunbid.platform.demo import BUNDLE_PASSWORD, DEMO_PASSWORD, demo_usernames, seed
     from sunbid.platform.demo_bids import opening_line
+    from sunbid.platform.demo_deposits import deposit_line
 
     platform = make_platform()
     result = seed(platform, cert_dir=platform.settings.data_dir / "demo-certs")
@@ -67,6 +68,7 @@ def demo(
         "tenderer_bundles": result["tenderer_bundles"],
         "custodian_bundles": result["custodian_bundles"],
         "projects": result["projects"],
+        "deposit_reconciliations": result["deposit_reconciliations"],
     }
     if as_json:
         emit_json(info)
@@ -85,6 +87,10 @@ def demo(
             )
             if p.get("opening"):
                 console.print(f"    开标 opening: {opening_line(p['opening'])}")
+            if p.get("deposits"):
+                console.print(f"    保证金 deposits: {deposit_line(p['deposits'])}")
+        rec = info["deposit_reconciliations"]
+        console.print(f"  对账 reconciliation: {rec['balanced']}/{rec['statements']} 日对账单相符 statements balanced")
     platform.close()
     if serve_after:
         serve(host=None, port=port)

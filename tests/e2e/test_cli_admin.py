@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from sunbid.cli import app
+from sunbid.core.clock import FakeClock
 from sunbid.identity.domain import make_uscc
 from sunbid.platform.container import Platform
 from sunbid.platform.settings import Settings
@@ -32,8 +34,9 @@ def run(*args: str) -> dict:  # type: ignore[type-arg]
 
 
 def test_admin_and_cert_commands_then_certificate_login(
-    cli_env: None, platform: Platform, client: TestClient, tmp_path: Path
+    cli_env: None, platform: Platform, client: TestClient, tmp_path: Path, clock: FakeClock
 ) -> None:
+    clock.set(datetime.now(UTC) + timedelta(minutes=1))  # the CLI issues certificates by the real clock
     run(
         "admin",
         "create-centre",

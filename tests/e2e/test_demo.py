@@ -7,8 +7,8 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,16 @@ from sunbid.cli import app
 from sunbid.core.calendar import local_date
 from sunbid.core.clock import ensure_utc
 from sunbid.crypto.certificates import import_bundle
+from sunbid.deposits import reconcile
+from sunbid.deposits.models import (
+    BidderBasicAccount,
+    DepositAccount,
+    DepositCredit,
+    DepositGuarantee,
+    DepositLedgerEntry,
+    DepositReconciliation,
+    DepositRefund,
+)
 from sunbid.identity.models import Certificate, Membership, Organisation, User
 from sunbid.ledger.models import AuditEvent
 from sunbid.opening import session
@@ -272,7 +282,8 @@ def test_a_second_demo_run_changes_nothing_and_the_log_verifies(demo: Demo) -> N
     assert after["ok"] is True and after["problems"] == []
     assert after["tree_size"] == before["tree_size"] > 100  # nothing was appended by the second run
     with platform.db.read() as s:
-        assert len(list(s.scalars(select(User.id)))) == users == len(first["users"])
+        demo_users = [u for u in s.scalars(select(User.username)) if not u.startswith("expert-ex")]  # + committee
+        assert len(list(s.scalars(select(User.id)))) == users and len(demo_users) == len(first["users"])
 
 
 def test_the_archived_tender_exports_an_archive_that_verifies_offline(demo: Demo, tmp_path: Path) -> None:
@@ -486,3 +497,195 @@ def test_every_receipt_verifies_offline_and_the_opened_documents_are_the_sealed_
     lines = opened.files["已标价工程量清单.csv"].decode("utf-8").splitlines()
     amounts = [Decimal(line.rsplit(",", 1)[1]) for line in lines[1:-1]]
     assert sum(amounts) == Decimal("11860000.00") == Decimal(lines[-1].rsplit(",", 1)[1])
+
+
+# --- deposits (issue 6 item 7) ---------------------------------------------------------------------------------
+
+
+def _hand_interest(principal: Decimal, arrived: date, refunded: date) -> Decimal:
+    """principal × 0.35 % × days / 360, 算头不算尾, rounded half up once to the fen (the documented defaults)."""
+    days = (refunded - arrived).days
+    exact = principal * Decimal("0.0035") * days / Decimal(360)
+    return exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _deposit_rows(s: Session, project: Project) -> dict[str, tuple[DepositAccount, list[DepositCredit]]]:
+    out: dict[str, tuple[DepositAccount, list[DepositCredit]]] = {}
+    for account in s.scalars(select(DepositAccount).where(DepositAccount.project_id == project.id)):
+        credits = list(s.scalars(select(DepositCredit).where(DepositCredit.account_id == account.id)))
+        out[_orgs(s)[account.org_id]] = (account, credits)
+    return out
+
+
+def test_the_demo_bidders_pay_by_transfer_or_guarantee_and_the_wrong_account_is_sent_back(demo: Demo) -> None:
+    road, imaging = by_name(demo.summary)[ROAD]["deposits"], by_name(demo.summary)[IMAGING]["deposits"]
+    assert (road["required"], road["accounts"], road["paid"], road["guarantees"], road["returned"]) == (
+        "200000.00",
+        5,
+        4,
+        1,
+        1,
+    )
+    assert (imaging["required"], imaging["accounts"], imaging["paid"], imaging["guarantees"]) == ("60000.00", 3, 2, 1)
+    assert by_name(demo.summary)[PLANT]["deposits"] is None  # no deposit asked there
+    assert demo.summary["deposit_reconciliations"]["statements"] >= 4
+    with demo.platform.db.read() as s:
+        rows = _deposit_rows(s, _project(s, ROAD))
+        deadline = project_facts(_project(s, ROAD), demo.started).bid_deadline
+        assert deadline is not None
+        basic = {b.org_id: b.account_no for b in s.scalars(select(BidderBasicAccount))}
+        for name, (account, credits) in rows.items():
+            assert ensure_utc(account.created_at) < deadline, name  # opened before the deadline
+            for c in credits:
+                assert ensure_utc(c.booked_at) < deadline and c.notices >= 1, name
+                assert (c.payer_account == basic[account.org_id]) == (c.verdict == "accepted"), name
+        wrong = rows["安徽皖江建工集团有限公司"][1]
+        assert sorted(c.verdict for c in wrong) == ["accepted", "wrong_payer"]
+        flagged = next(c for c in wrong if c.verdict == "wrong_payer")
+        back = s.scalars(select(DepositRefund).where(DepositRefund.credit_id == flagged.id)).one()
+        assert (back.state, back.reason, back.to_account, back.principal) == (
+            "confirmed",
+            "returned",
+            flagged.payer_account,
+            flagged.amount,
+        )
+        accepted = next(c for c in wrong if c.verdict == "accepted")
+        assert ensure_utc(back.confirmed_at or deadline) <= ensure_utc(accepted.booked_at)  # returned, then paid again
+        letter = s.scalars(
+            select(DepositGuarantee).where(DepositGuarantee.account_id == rows["安徽长江路桥建设有限公司"][0].id)
+        ).one()
+        assert (letter.status, letter.form, letter.problems) == ("verified", "letter", [])
+        assert rows["安徽长江路桥建设有限公司"][1] == []  # a guarantee instead of cash
+        insured = _deposit_rows(s, _project(s, IMAGING))["九华山建设集团有限公司"][0]
+        assert s.scalars(select(DepositGuarantee.form).where(DepositGuarantee.account_id == insured.id)).one() == (
+            "insurance"
+        )
+
+
+def test_the_opening_records_show_each_bidders_deposit_status(demo: Demo) -> None:
+    with demo.platform.db.read() as s:
+        for name, expected in (
+            (
+                ROAD,
+                {
+                    "池州第一建筑工程有限公司": "paid",
+                    "安徽长江路桥建设有限公司": "guarantee",
+                    "九华山建设集团有限公司": "paid",
+                    "安徽皖江建工集团有限公司": "paid",  # the wrong-account credit went back; the second one counts
+                },
+            ),
+            (
+                IMAGING,
+                {
+                    "池州第一建筑工程有限公司": "paid",
+                    "安徽长江路桥建设有限公司": "paid",
+                    "九华山建设集团有限公司": "guarantee",
+                },
+            ),
+        ):
+            row, bids = _opening(s, _project(s, name))
+            assert {n: (b.deposit_status or {}).get("code") for n, b in bids.items()} == expected, name
+            published = {
+                r["bidder_name"]: r["deposit_status_code"]
+                for r in dict(row.record or {})["record"]["sections"][0]["rows"]
+            }
+            assert published == expected, name
+
+
+def test_refunds_pay_interest_to_the_fen_once_each_after_award_and_contract(demo: Demo) -> None:
+    with demo.platform.db.read() as s:
+        for name in (ROAD, IMAGING):
+            project = _project(s, name)
+            facts = project_facts(project, demo.started)
+            assert facts.award_notice_at is not None and facts.contract_signed_at is not None
+            rows = _deposit_rows(s, project)
+            cash = {n: (a, [c for c in cs if c.verdict == "accepted"]) for n, (a, cs) in rows.items()}
+            for org_name, (account, credits) in cash.items():
+                refunds = list(s.scalars(select(DepositRefund).where(DepositRefund.account_id == account.id)))
+                if not credits:  # a guarantee: nothing to pay back, the account is settled
+                    assert refunds == [] and account.status == "settled", org_name
+                    continue
+                assert len(refunds) == 1, org_name  # exactly one refund per sub-account
+                r = refunds[0]
+                assert (r.state, r.attempt, r.unclaimed, account.status) == ("confirmed", 1, False, "settled")
+                assert r.confirmed_at is not None and r.due_date is not None
+                paid_on = local_date(ensure_utc(r.confirmed_at))
+                won = account.org_id == project.winner_org_id
+                trigger = facts.contract_signed_at if won else facts.award_notice_at
+                assert r.reason == ("won" if won else "lost"), org_name
+                assert ensure_utc(r.confirmed_at) >= trigger and paid_on <= r.due_date, org_name  # by itself, on time
+                hand = sum(
+                    (_hand_interest(Decimal(c.amount), local_date(ensure_utc(c.booked_at)), paid_on) for c in credits),
+                    Decimal("0.00"),
+                )
+                assert hand > 0 and Decimal(r.interest or 0) == hand, org_name
+                assert Decimal(r.principal) == sum((Decimal(c.amount) for c in credits), Decimal("0.00"))
+                assert Decimal(r.amount or 0) == Decimal(r.principal) + hand and Decimal(r.fee or 0) == 0
+                assert r.to_account == credits[0].payer_account  # back to the basic account it came from
+                postings = {
+                    e.entry_key: e.amount
+                    for e in s.scalars(
+                        select(DepositLedgerEntry).where(DepositLedgerEntry.entry_key.like(f"pay:{r.transfer_key}:%"))
+                    )
+                }
+                assert postings == {
+                    f"pay:{r.transfer_key}:principal": r.principal,
+                    f"pay:{r.transfer_key}:interest": hand,
+                }, org_name
+            assert facts.deposits_refunded_at is not None
+            last = max(
+                ensure_utc(r.confirmed_at)
+                for r in s.scalars(select(DepositRefund))
+                if r.project_id == project.id and r.confirmed_at
+            )
+            assert ensure_utc(facts.deposits_refunded_at) == last
+        road = _project(s, ROAD)
+        archived = s.scalars(
+            select(ProjectEvent.occurred_at).where(ProjectEvent.project_id == road.id, ProjectEvent.action == "archive")
+        ).one()
+        refunded_at = project_facts(road, demo.started).deposits_refunded_at
+        assert refunded_at is not None and ensure_utc(refunded_at) < ensure_utc(archived)
+
+
+def test_the_ledger_balances_to_zero_and_every_bank_day_reconciles(demo: Demo) -> None:
+    with demo.platform.uow() as uow:
+        ledger = reconcile.ledger_check(uow)
+        interest = sum((Decimal(r.interest or 0) for r in uow.session.scalars(select(DepositRefund))), Decimal("0.00"))
+        days = set(uow.session.scalars(select(DepositLedgerEntry.booked_day)))
+        recs = [(r.day, r.balanced, r.differences) for r in uow.session.scalars(select(DepositReconciliation))]
+    assert (ledger["sum"], ledger["owed_total"], ledger["owed_accounts"]) == ("0.00", "0.00", 0)
+    assert Decimal(ledger["bank"]) == -interest < 0  # every yuan paid in went back, plus the interest
+    assert Decimal(ledger["interest"]) == interest
+    # the simulator's statements of every day money moved matched the ledger: the bank paid nothing twice
+    assert days == {day for day, _, _ in recs} and all(ok and diffs == [] for _, ok, diffs in recs)
+    assert demo.summary["deposit_reconciliations"]["balanced"] == len(recs)
+
+
+def test_the_road_tender_is_evaluated_by_a_drawn_committee_with_one_intervention_and_a_signed_report(
+    demo: Demo,
+) -> None:
+    from sunbid.evaluation.models import CommitteeMemberRow, Evaluation, EvaluationMethodDoc, InterventionRow
+    from sunbid.evaluation.pdfsign import verify_report
+    from sunbid.experts.models import ExpertDraw
+
+    platform = demo.platform
+    with platform.db.read() as s:
+        road = _project(s, ROAD)
+        method = s.scalars(select(EvaluationMethodDoc).where(EvaluationMethodDoc.project_id == road.id)).one()
+        draw = s.scalars(select(ExpertDraw).where(ExpertDraw.project_id == road.id)).one()
+        ev = s.scalars(select(Evaluation).where(Evaluation.project_id == road.id)).one()
+        members = list(s.scalars(select(CommitteeMemberRow).where(CommitteeMemberRow.evaluation_id == ev.id)))
+        interventions = list(s.scalars(select(InterventionRow).where(InterventionRow.evaluation_id == ev.id)))
+        report = s.get(ProjectDocument, ev.report_document_id)
+        tags = list(s.scalars(select(AuditEvent.tag).where(AuditEvent.tag.like("%evaluation:%"))))
+        assert report is not None
+        pdf = platform.storage.get(report.storage_key)
+    assert method.method_id == "eng-comprehensive" and draw.unsealed_at is not None
+    assert len(members) == 5 and all(m.signed_in_at and m.submitted_at and m.signed_report_at for m in members)
+    assert [(i.status, bool(i.reason)) for i in interventions] == [("explained", True)]
+    assert ev.state == "published" and 1 <= len(ev.candidates or []) <= 3
+    assert not report.public
+    status = verify_report(pdf, ca_cert_pem=platform.ca().certificate_pem)
+    assert status.complete and len(status.signatures) == 5
+    assert any(t.endswith("evaluation:intervention") for t in tags)
+    assert any(t.endswith("evaluation:candidates:publish") for t in tags)

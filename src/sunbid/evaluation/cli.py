@@ -544,6 +544,57 @@ def sign_report_cmd(
         console.print(f"[green]已签署 signed[/] → {escape(str(out))}")
 
 
+@app.command("sign-member")
+@handle_errors
+def sign_member_cmd(
+    project_id: int = typer.Option(..., "--project", min=1, help="项目编号 / project id"),
+    key: Path = typer.Option(..., "--key", help="本人签名密钥文件（首次使用时生成）/ your signing key file"),
+    server: str = typer.Option(..., "--server", help="平台地址 / platform URL, e.g. https://ggzy.example.cn"),
+    token: str = typer.Option(
+        None, "--token", envvar="SUNBID_TOKEN", help="访问令牌（或环境变量 SUNBID_TOKEN）/ API token"
+    ),
+    certify_only: bool = typer.Option(
+        False, "--certify", help="报告生成前：登记本人签名密钥 / before the report: certify your key"
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """评标委员会成员：在本机签署评标报告并上传（按签署顺序，组长在先）/ sign the report as a member, in turn.
+
+    The signing key stays on this machine. First, before the report is built, ``--certify`` has the platform
+    certify its public key for this project; then, at the member's turn, the report is fetched, signed here and
+    uploaded, and the platform verifies it before accepting it.
+    """
+    import httpx
+
+    from sunbid.core.errors import ValidationFailed
+    from sunbid.evaluation.member_tool import certify, sign_as_member
+
+    if not token:
+        raise ValidationFailed(
+            "report.token_required", "请用 --token 或 SUNBID_TOKEN 提供访问令牌", "give an API token (--token)"
+        )
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=60.0, trust_env=False) as client:
+        try:
+            if certify_only:
+                _cert, created = certify(client, project_id, key)
+                if as_json:
+                    emit_json({"ok": True, "certified": True, "key_created": created})
+                else:
+                    if created:
+                        console.print(f"已生成签名密钥 new signing key → {escape(str(key))}（请妥善保管 keep it safe）")
+                    console.print("[green]签名证书已登记 key certified[/]")
+                return
+            done = sign_as_member(client, project_id, key)
+        except httpx.HTTPError as exc:
+            fail("calc.network", f"无法连接平台：{exc}", f"cannot reach the platform: {exc}", as_json=as_json)
+            return
+    if as_json:
+        emit_json({"ok": True, "bytes": done.size, **done.answer})
+    else:
+        console.print(f"[green]已签署并上传 signed and uploaded[/]（{done.size} 字节 bytes）")
+
+
 @app.command("font")
 @handle_errors
 def font_cmd(as_json: bool = JsonOpt) -> None:

@@ -317,3 +317,9 @@ def record(
         emit_json(json.loads(raw))
     else:
         console.print(f"已写入 written: {out}")
+
+
+from sunbid.experts.cli_management import assess_app, fees_app  # noqa: E402
+
+app.add_typer(assess_app, name="assess")
+app.add_typer(fees_app, name="fees")

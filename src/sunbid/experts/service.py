@@ -53,6 +53,7 @@ __all__ = [
     "DrawRequest",
     "answer_by_voice",
     "commit_draw",
+    "committee_contacts",
     "deliver_notification",
     "draw_view",
     "install_voice_caller",
@@ -563,6 +564,32 @@ def unseal(uow: UnitOfWork, draw_id: int) -> dict[str, Any]:
             for seat in panel["seats"]
         ],
     }
+
+
+def committee_contacts(uow: UnitOfWork, draw_id: int) -> list[dict[str, Any]]:
+    """The confirmed members' codes, names and contacts (from the start of evaluation only), audited.
+
+    For the evaluation committee: each confirmed expert becomes a platform user and receives a one-time access
+    code. Like :func:`unseal`, refused before the evaluation starts (``expert.panel_sealed``).
+    """
+    draw = _draw(uow.session, draw_id)
+    _release_check(draw, uow.now)
+    panel = _open(uow.platform, uow.session, draw)
+    states = {
+        s.seq: s.state for s in uow.session.scalars(select(ExpertDrawSeat).where(ExpertDrawSeat.draw_id == draw.id))
+    }
+    out = [
+        {k: seat.get(k) for k in ("seq", "code", "name", "specialty", "phone", "email")}
+        for seat in panel["seats"]
+        if states.get(seat["seq"]) == "confirmed"
+    ]
+    uow.audit(
+        "expert:panel:contacts",
+        subject_type="expert_draw",
+        subject_id=draw.id,
+        data={"members": [m["code"] for m in out]},
+    )
+    return out
 
 
 def draw_view(session: Session, draw_id: int) -> dict[str, Any]:

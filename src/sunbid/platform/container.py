@@ -63,6 +63,9 @@ class Platform:
         from sunbid.experts.tasks import register_handlers as expert_handlers
 
         expert_handlers(self)  # expert.notify, expert.response_due
+        from sunbid.experts.management_fees import register_handlers as expert_management_handlers
+
+        expert_management_handlers(self)  # expert.fee_pay, expert.sanction_end, expert.sanction_notice
 
     # --- components --------------------------------------------------------------------------------------
 

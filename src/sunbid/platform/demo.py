@@ -27,7 +27,7 @@ from sunbid.crypto.x509util import parse_pem
 from sunbid.identity import certs, service
 from sunbid.identity.domain import make_uscc
 from sunbid.identity.models import Centre, Organisation
-from sunbid.platform import demo_tenders
+from sunbid.platform import demo_deposits, demo_tenders
 from sunbid.platform.cli import upgrade_and_seed
 from sunbid.platform.container import CA_KEY, Platform
 from sunbid.platform.context import RequestContext
@@ -256,4 +256,10 @@ def seed(platform: Platform, *, cert_dir: Path, start: datetime | None = None) -
         "tenderer_bundles": _bundle_paths(cert_dir, region, "tenderer"),
         "custodian_bundles": _custodian_bundle_paths(cert_dir),
         "projects": demo_tenders.project_summaries(platform),
+        "deposit_reconciliations": _reconciliations(platform),
     }
+
+
+def _reconciliations(platform: Platform) -> dict[str, Any]:
+    with platform.db.read() as s:
+        return demo_deposits.reconciliation_summary(s)

@@ -48,6 +48,8 @@ from sunbid.identity.models import Organisation, User
 from sunbid.identity.service import Actor, load_actor
 from sunbid.opening.domain import OpeningSettings
 from sunbid.platform import demo_bids as bids
+from sunbid.platform import demo_deposits as deposits
+from sunbid.platform import demo_evaluation as evaluation
 from sunbid.platform.container import Platform
 from sunbid.platform.context import RequestContext
 from sunbid.platform.demo_bids import DemoBid
@@ -384,6 +386,7 @@ ROAD_BIDS = {
 }
 ROAD_FIRST_BID_OF_BIDDER3 = _works("bidder3", "12150000.00", 240)
 ROAD_COEFFICIENT = DecimalRange("0.95", "0.98", "0.005")
+ROAD_EVALUATION_AFTER = timedelta(hours=1, minutes=40)  # evaluation starts 100 minutes after the bid deadline
 IMAGING_BIDS = {
     "bidder1": _goods("bidder1", "3050000.00"),
     "bidder2": _goods("bidder2", "2980000.00"),
@@ -415,6 +418,8 @@ def road_tender(w: DemoWorld, pid: int) -> Script:
     deadline = w.workday(local_date(w.now) + timedelta(days=27), "09:30")
     w.perform("agency", pid, "issue_documents", bid_deadline=deadline)
     bids.configure(w, pid, OpeningSettings(window_minutes=30, coefficient=ROAD_COEFFICIENT))
+    evaluation.attach_method(w, pid)  # the evaluation method, published with the tender documents
+    deposits.require(w, pid, "200000.00", "works")
     yield w.next_at("10:00", days=3)
     objection_id = w.act(
         "bidder2",
@@ -447,7 +452,9 @@ def road_tender(w: DemoWorld, pid: int) -> Script:
     deadline = w.due(pid, "bid_deadline")
     if deadline <= w.now + timedelta(days=14):
         raise DemoError("the late amendment did not move the bid deadline")
+    draw_id = evaluation.commit_draw(w, pid, evaluation_at=deadline + ROAD_EVALUATION_AFTER)  # sealed until then
     yield w.next_at("16:00", after=deadline - timedelta(days=3))
+    deposits.secure(w, pid, deposits.ROAD_PLAN)  # bidder4 pays from its general account: flagged, sent back
     first = bids.seal(w, pid, ROAD_FIRST_BID_OF_BIDDER3)
     bids.submit(w, pid, "bidder3", first)
     sealed = {who: bids.seal(w, pid, bid) for who, bid in ROAD_BIDS.items()}
@@ -456,6 +463,7 @@ def road_tender(w: DemoWorld, pid: int) -> Script:
     bid_ids["bidder1"] = bids.submit(w, pid, "bidder1", sealed["bidder1"])
     bid_ids["bidder3"] = bids.submit(w, pid, "bidder3", sealed["bidder3"])  # replaces its first bid
     yield w.next_at("10:00", after=deadline - timedelta(days=1))
+    deposits.pay_again(w, pid, "bidder4")  # now from its basic account
     bid_ids["bidder4"] = bids.submit(w, pid, "bidder4", sealed["bidder4"])
     yield deadline - timedelta(minutes=3)
     late = bids.upload(w, pid, "bidder5", sealed["bidder5"], hold_last=True)  # a slow line: all but the last chunk
@@ -478,14 +486,13 @@ def road_tender(w: DemoWorld, pid: int) -> Script:
         bids.confirm(w, pid, who)
     yield deadline + timedelta(hours=1)
     bids.finish(w, pid, expected_valid=3)
-    yield w.now + timedelta(minutes=30)
-    w.perform("operator", pid, "start_evaluation", committee_ready=True)
-    yield w.now + timedelta(hours=4)
-    w.perform("expert", pid, "submit_report")
-    w.upload(pid, "evaluation_report", "评标报告", "推荐中标候选人3名。", public=False)
+    yield w.now + timedelta(minutes=10)
+    evaluation.draw(w, draw_id)  # avoidance and the verifiable draw; the drawn experts confirm by phone
+    yield deadline + ROAD_EVALUATION_AFTER
+    evaluation.evaluate(w, pid, draw_id)  # committee, sign-in, scoring with one intervention, signed report
     yield w.next_at("09:00")
     w.upload(pid, "announcement", "中标候选人公示", "第一名：池州第一建筑工程有限公司。")
-    w.perform("agency", pid, "publish_candidates")
+    evaluation.publish(w, pid)
     yield w.due(pid, "publicity_end")
     w.expect(pid, "award_pending")  # the scheduler ended the publicity
     yield w.next_at("09:00")
@@ -524,7 +531,9 @@ def imaging_tender(w: DemoWorld, pid: int) -> Script:
     deadline = w.workday(w.earliest("gp.doc_issue_to_bid_deadline") + timedelta(days=1), "09:30")
     w.perform("agency", pid, "issue_documents", sale_end=sale_end, bid_deadline=deadline)
     bids.configure(w, pid, OpeningSettings(window_minutes=20, custodian_fallback=True))
+    deposits.require(w, pid, "60000.00", "goods")
     yield w.next_at("16:00", after=deadline - timedelta(days=1))
+    deposits.secure(w, pid, deposits.IMAGING_PLAN)
     sealed = {who: bids.seal(w, pid, bid) for who, bid in IMAGING_BIDS.items()}
     bid_ids = {who: bids.submit(w, pid, who, data) for who, data in sealed.items()}
     yield w.bidding_closes(deadline)
@@ -656,18 +665,22 @@ def run_tenders(
     has them (else each bundle file is read on first use).
     """
     w = DemoWorld(platform, clock, orgs, bundles, bundle_password, _bundles=dict(keys or {}))
+    deposits.install(w)
+    evaluation.install(w)  # the expert pool
     *first_morning, live = TENDERS
     for spec in first_morning:
         clock.advance(timedelta(minutes=10))
         w.register(spec)
     clock.advance(timedelta(minutes=10))
     w.act("admin", lambda uow, a: _grant_expert(uow, orgs["centre"], list(w.pids.values())))
+    deposits.register_basic_accounts(w)
     scripts = [
         road_tender(w, w.pids["road"]),
         imaging_tender(w, w.pids["imaging"]),
         plant_tender(w, w.pids["plant"]),
         estate_tender(w, w.pids["estate"]),
         smartcity_tender(w, live, real_now),
+        deposits.daily_reconciliation(w, [w.pids["road"], w.pids["imaging"]], until=real_now),
     ]
     drive(w, scripts, horizon=real_now)
     return dict(w.pids)
@@ -686,6 +699,7 @@ def project_summaries(platform: Platform) -> list[dict[str, Any]]:
     with platform.db.read() as s:
         projects = list(s.scalars(select(Project).order_by(Project.id)))
         openings = {p.id: bids.opening_summary(s, p) for p in projects}
+        money = {p.id: deposits.deposit_summary(s, p) for p in projects}
         events: dict[int, list[ProjectEvent]] = {}
         for e in s.scalars(select(ProjectEvent).order_by(ProjectEvent.project_id, ProjectEvent.seq)):
             events.setdefault(e.project_id, []).append(e)
@@ -713,6 +727,7 @@ def project_summaries(platform: Platform) -> list[dict[str, Any]]:
                     for e in events.get(p.id, [])
                 ],
                 "opening": openings[p.id],
+                "deposits": money[p.id],
             }
         )
     return out

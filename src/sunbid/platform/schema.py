@@ -5,7 +5,9 @@ from __future__ import annotations
 from sunbid.bidding import models as bidding_models
 from sunbid.calendar import models as calendar_models
 from sunbid.deposits import models as deposit_models
+from sunbid.evaluation import models as evaluation_models
 from sunbid.experts import models as expert_models
+from sunbid.experts import models_management as expert_management_models
 from sunbid.identity import models as identity_models
 from sunbid.ledger import models as ledger_models
 from sunbid.notifications import models as notification_models
@@ -20,7 +22,9 @@ MODEL_MODULES = (
     bidding_models,
     calendar_models,
     deposit_models,
+    evaluation_models,
     expert_models,
+    expert_management_models,
     identity_models,
     ledger_models,
     notification_models,

@@ -263,3 +263,20 @@ def test_calc_report_names_the_bad_field_of_the_information_file(tmp_path: Path,
     code, out = _run("calc", "report", *inputs, "--out", str(tmp_path / "r.pdf"))
     assert code == 1
     assert "committee[0].leeder" in out
+
+
+def test_sign_member_needs_a_token_a_certified_key_and_a_reachable_platform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SUNBID_TOKEN", raising=False)
+    key = tmp_path / "member.key"
+    base = ("calc", "sign-member", "--project", "7", "--key", str(key), "--server", "http://127.0.0.1:9", "--json")
+    code, out = _run(*base)
+    assert code != 0 and json.JSONDecoder().raw_decode(out[out.index("{") :])[0]["code"] == "report.token_required"
+    code, out = _run(*base, "--token", "t")  # signing before --certify: nothing to sign with, nothing sent
+    assert code != 0 and json.JSONDecoder().raw_decode(out[out.index("{") :])[0]["code"] == "report.not_certified"
+    assert not key.exists()
+    code, out = _run(*base, "--token", "t", "--certify")  # port 9 (discard): the platform cannot be reached
+    assert code != 0 and json.JSONDecoder().raw_decode(out[out.index("{") :])[0]["code"] == "calc.network"
+    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"  # the key was made locally first
+    assert len(key.read_bytes()) == 32

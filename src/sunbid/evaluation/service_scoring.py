@@ -1,0 +1,560 @@
+"""Scoring (SPEC E-3, E-4): the opened bids for the committee, scores, deviation intervention, aggregation.
+
+* Only members of this project's committee read the opened bids (manifest fields, document list) and download
+  documents — each download re-opens the sealed container with the stored content key (audited by the opening
+  feature, ``opening:content_key_access``) and is audited here (``evaluation:document:download``).
+* Each member scores every subjective item of every valid bid; the group leader also records the objective items
+  (verified from the documents; the platform holds no data to compute credit ratings or certificates). Price
+  scores come from :func:`compute_prices` with the coefficient K drawn at the opening.
+* Nobody reads another member's scores before every member has submitted.
+* :func:`submit` runs :func:`detect_deviations` on the submitted scores of the panel plus the submitter's: a
+  deviating score stops the submission until the expert gives a written reason (or revises the score). Each
+  intervention is stored, audited (``evaluation:intervention``) and reported to the competent regulators (the
+  notifier and :func:`interventions_view`). When the last member submits, the check runs on the whole panel
+  again; a member whose score now deviates is reopened the same way. Then :func:`evaluate` ranks the bids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+
+from sunbid.bidding.container import MemorySink, open_bid_from
+from sunbid.bidding.models import Bid as BidRow
+from sunbid.core.errors import Conflict, Forbidden, IntegrityFailure, NotFound, ValidationFailed
+from sunbid.evaluation.methods import EvaluationMethod, dec_text
+from sunbid.evaluation.models import CommitteeMemberRow, Evaluation, InterventionRow, ScoreRow
+from sunbid.evaluation.price import Bid, PriceResult, compute_prices
+from sunbid.evaluation.scoring import ExpertScore, Intervention, detect_deviations, evaluate
+from sunbid.evaluation.service import (
+    evaluation_of,
+    member_of,
+    members_of,
+    method_of,
+    regulator_user_ids,
+    require_member,
+)
+from sunbid.identity.models import Organisation
+from sunbid.identity.service import Actor
+from sunbid.opening.models import OpeningBid, OpeningSession
+from sunbid.opening.service import section_key
+from sunbid.opening.session_base import content_key_of
+from sunbid.platform.uow import UnitOfWork
+from sunbid.projects import service as projects
+from sunbid.projects.models import Project, Section
+
+__all__ = [
+    "OpenedLot",
+    "ScoreIn",
+    "bids_view",
+    "download",
+    "interventions_view",
+    "member_key",
+    "my_scores",
+    "opened_lot",
+    "results_view",
+    "save_scores",
+    "submit",
+]
+
+MAX_REASON = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreIn:
+    """One score as a member enters it: the bidder's USCC, the item id and the score (a decimal string)."""
+
+    bidder: str
+    item: str
+    score: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedLot:
+    """The decrypted bids of the project's opening, the section and the coefficient drawn at the opening."""
+
+    section: Section
+    bids: dict[str, OpeningBid]  # USCC → row
+    names: dict[str, str]  # USCC → name
+    drawn: Decimal | None
+
+
+def member_key(m: CommitteeMemberRow) -> str:
+    """How a member is named in scores and the report: the pool code of an expert, ``R<seq>`` for a representative."""
+    return m.expert_code or f"R{m.seq}"
+
+
+def opened_lot(uow: UnitOfWork, project: Project) -> OpenedLot:
+    """The decrypted bids of the latest opening round (one section: multi-section evaluation is not supported)."""
+    s = uow.session.scalar(
+        select(OpeningSession).where(OpeningSession.project_id == project.id).order_by(OpeningSession.round.desc())
+    )
+    if s is None:
+        raise Conflict("evaluation.no_opening", "该项目没有开标记录。", "The project has no opening.")
+    sections = list(uow.session.scalars(select(Section).where(Section.project_id == project.id)))
+    if len(sections) != 1:
+        raise Conflict(
+            "evaluation.multi_section",
+            "暂只支持单标段项目的在线评标。",
+            "Online evaluation supports single-section projects only.",
+        )
+    rows = uow.session.execute(
+        select(OpeningBid, Organisation)
+        .join(Organisation, Organisation.id == OpeningBid.org_id)
+        .where(OpeningBid.session_id == s.id, OpeningBid.status == "decrypted")
+    ).all()
+    drawn: Decimal | None = None
+    value = (s.draws or {}).get(sections[0].code, {}).get("value")
+    if value is not None:
+        drawn = Decimal(str(value))
+    return OpenedLot(
+        section=sections[0],
+        bids={str(org.uscc): ob for ob, org in rows},
+        names={str(org.uscc): str(org.name) for _, org in rows},
+        drawn=drawn,
+    )
+
+
+def prices_of(method: EvaluationMethod, project: Project, lot: OpenedLot) -> PriceResult:
+    bids = [Bid(uscc, Decimal(str(ob.price))) for uscc, ob in sorted(lot.bids.items()) if ob.price is not None]
+    cap = method.max_price if method.max_price is not None else lot.section.max_price
+    return compute_prices(method, bids, drawn=lot.drawn if method.coefficient else None, max_price=cap)
+
+
+def _not_started() -> Conflict:
+    return Conflict("evaluation.not_scoring", "评标开始后才能查阅投标文件。", "Bids are read once evaluation starts.")
+
+
+def _scoring(uow: UnitOfWork, project: Project) -> Evaluation:
+    """The evaluation, moved to ``scoring`` once the lifecycle's ``start_evaluation`` has happened."""
+    evaluation = evaluation_of(uow, project.id, lock=True)
+    if project.state != "evaluation" or evaluation.state not in {"signin", "scoring"}:
+        raise Conflict(
+            "evaluation.not_scoring", "当前不在评分阶段。", "Scoring is not open (evaluation not started or finished)."
+        )
+    if evaluation.state == "signin":
+        evaluation.state = "scoring"
+        evaluation.started_at = uow.now
+    return evaluation
+
+
+def _audit(uow: UnitOfWork, project: Project, action: str, **data: Any) -> int | None:
+    event = uow.audit(
+        f"evaluation:{action}", subject_type="project", subject_id=project.id, data={"code": project.code, **data}
+    )
+    return event.ledger_index
+
+
+# --- reading the bids --------------------------------------------------------------------------------------
+
+
+def bids_view(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
+    """The opened bids for a committee member: manifest fields, documents, the price computation."""
+    project = projects.get_project(uow, project_id)
+    member = require_member(uow, actor, project)
+    if project.state not in {"evaluation", "reported", "publicity"}:
+        raise _not_started()
+    method = method_of(uow, project.id)
+    lot = opened_lot(uow, project)
+    prices = prices_of(method, project, lot)
+    _audit(uow, project, "bids:view", member=member.seq)
+    return {
+        "project": project.code,
+        "method": method.to_dict(),
+        "drawn": None if lot.drawn is None else dec_text(lot.drawn),
+        "bids": [
+            {
+                "bidder": uscc,
+                "name": lot.names[uscc],
+                "price": ob.price,
+                "duration_days": ob.duration_days,
+                "quality": ob.quality,
+                "manifest_digest": ob.manifest_digest,
+                "documents": [{"name": d["name"], "size": d["size"]} for d in (ob.documents or [])],
+            }
+            for uscc, ob in sorted(lot.bids.items())
+        ],
+        "prices": prices.to_dict(),
+    }
+
+
+def download(uow: UnitOfWork, actor: Actor, project_id: int, bidder: str, name: str) -> bytes:
+    """One document of an opened bid, for committee members only; re-opened from the container, audited."""
+    project = projects.get_project(uow, project_id)
+    member = require_member(uow, actor, project)
+    if project.state not in {"evaluation", "reported", "publicity"}:
+        raise _not_started()
+    lot = opened_lot(uow, project)
+    ob = lot.bids.get(bidder)
+    if ob is None or not any(d["name"] == name for d in (ob.documents or [])):
+        raise NotFound("evaluation.no_document", "没有该投标文件。", "No such bid document.")
+    bid = uow.session.get(BidRow, ob.bid_id)
+    key = section_key(uow, ob.section_id)
+    assert bid is not None
+    assert key is not None
+    content_key = content_key_of(uow, ob)
+    platform = uow.platform
+    sink = MemorySink()
+    with platform.storage.open(bid.storage_key) as src:
+        open_bid_from(
+            platform.suite,
+            src,
+            sink,
+            content_key=content_key,
+            context=key.context,
+            expected_hash=bid.container_hash,
+            ca_cert_pem=platform.ca().certificate_pem,
+            now=bid.received_at,
+        )
+    if name not in sink.files:
+        raise IntegrityFailure("evaluation.document_missing", "投标文件内容缺失。", "The document is missing.")
+    _audit(uow, project, "document:download", member=member.seq, bidder=bidder, document=name)
+    return sink.files[name]
+
+
+# --- scores ------------------------------------------------------------------------------------------------
+
+
+def _parse_score(method: EvaluationMethod, item_id: str, raw: str) -> tuple[Decimal, bool]:
+    item = next((i for i in method.items if i.id == item_id), None)
+    if item is None:
+        raise ValidationFailed("evaluation.unknown_item", f"没有评分项 {item_id}。", f"No item {item_id}.")
+    try:
+        value = Decimal(raw.strip())
+    except (InvalidOperation, AttributeError):
+        value = Decimal("NaN")
+    if not value.is_finite() or not 0 <= value <= item.max_points or value != value.quantize(Decimal("0.01")):
+        raise ValidationFailed(
+            "evaluation.bad_score",
+            f"评分项 {item_id} 的得分须在 0–{dec_text(item.max_points)} 之间，最多两位小数。",
+            f"The score of {item_id} must be 0-{dec_text(item.max_points)} with at most 2 decimals.",
+            details={"item": item_id},
+        )
+    return value.quantize(Decimal("0.01")), not item.subjective
+
+
+def save_scores(uow: UnitOfWork, actor: Actor, project_id: int, entries: Sequence[ScoreIn]) -> int:
+    """Store (or change) the member's draft scores; objective items by the group leader only."""
+    project = projects.get_project(uow, project_id)
+    member = require_member(uow, actor, project)
+    evaluation = _scoring(uow, project)
+    if member.submitted_at is not None:
+        raise Conflict("evaluation.submitted", "您的评分已提交，不能修改。", "Your scores are already submitted.")
+    method = method_of(uow, project.id)
+    lot = opened_lot(uow, project)
+    valid = {ln.bidder for ln in prices_of(method, project, lot).lines}
+    for e in entries:
+        if e.bidder not in valid:
+            raise ValidationFailed(
+                "evaluation.unknown_bidder", f"投标人 {e.bidder} 不参与评审。", f"{e.bidder} is not evaluated."
+            )
+        value, objective = _parse_score(method, e.item, e.score)
+        if objective and not member.leader:
+            raise Forbidden(
+                "evaluation.objective_by_leader",
+                "客观评分项由评标组长根据投标文件核实录入。",
+                "Objective items are recorded by the group leader.",
+            )
+        row = uow.session.scalar(
+            select(ScoreRow).where(
+                ScoreRow.evaluation_id == evaluation.id,
+                ScoreRow.member_id == member.id,
+                ScoreRow.bidder == e.bidder,
+                ScoreRow.item == e.item,
+            )
+        )
+        if row is None:
+            row = ScoreRow(evaluation_id=evaluation.id, member_id=member.id, bidder=e.bidder, item=e.item)
+            uow.session.add(row)
+        row.objective, row.score, row.updated_at = objective, dec_text(value), uow.now
+    uow.session.flush()
+    return len(entries)
+
+
+def _scores(uow: UnitOfWork, evaluation: Evaluation, members: Sequence[CommitteeMemberRow]) -> list[ScoreRow]:
+    ids = [m.id for m in members]
+    if not ids:
+        return []
+    return list(
+        uow.session.scalars(
+            select(ScoreRow).where(ScoreRow.evaluation_id == evaluation.id, ScoreRow.member_id.in_(ids))
+        )
+    )
+
+
+def my_scores(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
+    """The caller's own scores (never another member's), the submission state and open interventions."""
+    project = projects.get_project(uow, project_id)
+    member = require_member(uow, actor, project)
+    evaluation = evaluation_of(uow, project.id)
+    rows = _scores(uow, evaluation, [member])
+    return {
+        "member": member.seq,
+        "leader": member.leader,
+        "submitted": member.submitted_at is not None,
+        "scores": [
+            {"bidder": r.bidder, "item": r.item, "score": r.score, "objective": r.objective}
+            for r in sorted(rows, key=lambda r: (r.bidder, r.item))
+        ],
+        "interventions": [_intervention_out(i, member) for i in _interventions(uow, evaluation, member.id)],
+    }
+
+
+def _interventions(uow: UnitOfWork, evaluation: Evaluation, member_id: int | None = None) -> list[InterventionRow]:
+    stmt = select(InterventionRow).where(InterventionRow.evaluation_id == evaluation.id)
+    if member_id is not None:
+        stmt = stmt.where(InterventionRow.member_id == member_id)
+    return list(uow.session.scalars(stmt.order_by(InterventionRow.id)))
+
+
+def _intervention_out(i: InterventionRow, m: CommitteeMemberRow | None) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "member": None if m is None else m.seq,
+        "expert": None if m is None else member_key(m),
+        "bidder": i.bidder,
+        "item": i.item,
+        "score": i.score,
+        "mean": i.mean,
+        "deviation": i.deviation,
+        "threshold": i.threshold,
+        "basis": i.basis,
+        "status": i.status,
+        "reason": i.reason,
+        "detected_at": i.detected_at.isoformat(),
+        "resolved_at": None if i.resolved_at is None else i.resolved_at.isoformat(),
+    }
+
+
+def _expert_scores(rows: Sequence[ScoreRow], keys: Mapping[int, str]) -> list[ExpertScore]:
+    return [ExpertScore(keys[r.member_id], r.bidder, r.item, Decimal(r.score)) for r in rows if not r.objective]
+
+
+def _record_intervention(
+    uow: UnitOfWork, project: Project, evaluation: Evaluation, member: CommitteeMemberRow, d: Intervention, reason: str
+) -> InterventionRow:
+    row = InterventionRow(
+        evaluation_id=evaluation.id,
+        member_id=member.id,
+        bidder=d.bidder,
+        item=d.item,
+        score=dec_text(d.score),
+        mean=d.to_dict()["mean"],
+        deviation=d.to_dict()["deviation"],
+        threshold=dec_text(d.threshold),
+        basis=d.basis,
+        status="explained" if reason else "open",
+        reason=reason or None,
+        detected_at=uow.now,
+        resolved_at=uow.now if reason else None,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    row.ledger_index = _audit(
+        uow,
+        project,
+        "intervention",
+        intervention=row.id,
+        member=member.seq,
+        bidder=d.bidder,
+        item=d.item,
+        deviation=row.deviation,
+        threshold=row.threshold,
+        basis=d.basis,
+    )
+    regulators = regulator_user_ids(uow, project)
+    if regulators:
+        uow.platform.notifier.notify(
+            uow,
+            user_ids=regulators,
+            kind="evaluation.intervention",
+            subject_zh=f"项目 {project.code} 评分偏离干预",
+            body_zh=(
+                f"项目 {project.code} 评标委员会成员 {member.seq} 对投标人 {d.bidder} 评分项 {d.item} 的评分 "
+                f"{row.score} 偏离平均值 {row.mean}（偏离 {row.deviation}，阈值 {row.threshold}），"
+                "系统已暂停其提交，要求书面说明理由。"
+            ),
+            subject_en=f"Score deviation intervention in {project.code}",
+            body_en=(
+                f"Member {member.seq} of the committee of {project.code} scored {row.score} on {d.item} of "
+                f"{d.bidder}, deviating {row.deviation} from the mean {row.mean} (threshold {row.threshold}); "
+                "the submission is stopped until a written reason is given."
+            ),
+            dedupe=f"evaluation-intervention:{row.id}",
+        )
+    return row
+
+
+def _reconcile(
+    uow: UnitOfWork,
+    project: Project,
+    evaluation: Evaluation,
+    member: CommitteeMemberRow,
+    deviations: Sequence[Intervention],
+    reasons: Mapping[tuple[str, str], str],
+) -> list[InterventionRow]:
+    """Match the member's current deviations with stored interventions; returns the ones still open."""
+    stored = _interventions(uow, evaluation, member.id)
+    current = {(d.bidder, d.item): d for d in deviations}
+    for row in stored:  # a score revised so that it no longer deviates (or changed) closes the old intervention
+        d = current.get((row.bidder, row.item))
+        if row.status == "open" and (d is None or dec_text(d.score) != row.score):
+            row.status, row.resolved_at = "revised", uow.now
+    blocking: list[InterventionRow] = []
+    for (bidder, item), d in sorted(current.items()):
+        same = [r for r in stored if (r.bidder, r.item) == (bidder, item) and r.score == dec_text(d.score)]
+        if any(r.status == "explained" for r in same):
+            continue
+        reason = (reasons.get((bidder, item)) or "").strip()
+        if len(reason) > MAX_REASON:
+            raise ValidationFailed(
+                "evaluation.reason_too_long", f"书面理由不得超过 {MAX_REASON} 字。", "The reason is too long."
+            )
+        open_row = next((r for r in same if r.status == "open"), None)
+        if open_row is None:
+            open_row = _record_intervention(uow, project, evaluation, member, d, reason)
+        elif reason:
+            open_row.status, open_row.reason, open_row.resolved_at = "explained", reason, uow.now
+            _audit(uow, project, "intervention:explained", intervention=open_row.id, member=member.seq)
+        if open_row.status == "open":
+            blocking.append(open_row)
+    return blocking
+
+
+def submit(
+    uow: UnitOfWork, actor: Actor, project_id: int, reasons: Mapping[tuple[str, str], str] | None = None
+) -> dict[str, Any]:
+    """Submit the member's scores; ``held`` (with the interventions) if a score deviates without a reason.
+
+    The caller commits in both cases: a held submission's interventions are on record.
+    """
+    reasons = dict(reasons or {})
+    project = projects.get_project(uow, project_id, lock=True)
+    member = require_member(uow, actor, project)
+    evaluation = _scoring(uow, project)
+    if member.submitted_at is not None:
+        raise Conflict("evaluation.submitted", "您的评分已提交。", "Your scores are already submitted.")
+    method = method_of(uow, project.id)
+    lot = opened_lot(uow, project)
+    valid = sorted(ln.bidder for ln in prices_of(method, project, lot).lines)
+    members = members_of(uow, evaluation)
+    keys = {m.id: member_key(m) for m in members}
+    mine = _scores(uow, evaluation, [member])
+    have = {(r.bidder, r.item) for r in mine}
+    missing = [
+        (b, i.id) for b in valid for i in method.items if (i.subjective or member.leader) and (b, i.id) not in have
+    ]
+    if missing:
+        raise ValidationFailed(
+            "evaluation.scores_missing",
+            f"尚有 {len(missing)} 项未评分（如 {missing[0][0]} 的 {missing[0][1]}）。",
+            f"{len(missing)} scores are missing (e.g. {missing[0][1]} of {missing[0][0]}).",
+            details={"missing": [{"bidder": b, "item": i} for b, i in missing[:50]]},
+        )
+    blocking: list[InterventionRow] = []
+    if method.deviation is not None:
+        others = [m for m in members if m.submitted_at is not None and m.id != member.id]
+        pool = _expert_scores(_scores(uow, evaluation, others) + mine, keys)
+        mine_dev = [d for d in detect_deviations(method.deviation, method.items, pool) if d.expert == keys[member.id]]
+        blocking = _reconcile(uow, project, evaluation, member, mine_dev, reasons)
+    if blocking:
+        return {"status": "held", "interventions": [_intervention_out(i, member) for i in blocking]}
+    member.submitted_at = uow.now
+    _audit(uow, project, "scores:submit", member=member.seq)
+    if all(m.submitted_at is not None for m in members):
+        _finish(uow, project, evaluation, method, lot, members)
+    return {"status": "submitted", "evaluation": evaluation.state}
+
+
+def _finish(
+    uow: UnitOfWork,
+    project: Project,
+    evaluation: Evaluation,
+    method: EvaluationMethod,
+    lot: OpenedLot,
+    members: Sequence[CommitteeMemberRow],
+) -> None:
+    keys = {m.id: member_key(m) for m in members}
+    rows = _scores(uow, evaluation, members)
+    scores = _expert_scores(rows, keys)
+    if method.deviation is not None:
+        all_dev = detect_deviations(method.deviation, method.items, scores)
+        reopened = []
+        for m in members:
+            blocking = _reconcile(uow, project, evaluation, m, [d for d in all_dev if d.expert == keys[m.id]], {})
+            if blocking:
+                m.submitted_at = None
+                reopened.append(m)
+                uow.platform.notifier.notify(
+                    uow,
+                    user_ids=[m.user_id],
+                    kind="evaluation.reason_required",
+                    subject_zh=f"项目 {project.code} 评分需书面说明",
+                    body_zh="全体成员提交后，您的部分评分偏离平均值超过阈值，请书面说明理由或修改评分后重新提交。",
+                    subject_en=f"A written reason is needed in {project.code}",
+                    body_en="With every member's scores in, some of yours deviate too far: explain or revise them.",
+                    channels=("inapp",),
+                    dedupe=f"evaluation-reopen:{evaluation.id}:{m.id}:{blocking[0].id}",
+                )
+        if reopened:
+            _audit(uow, project, "scores:reopened", members=[m.seq for m in reopened])
+            return
+    objective: dict[str, dict[str, Decimal]] = {}
+    for r in rows:
+        if r.objective:
+            objective.setdefault(r.bidder, {})[r.item] = Decimal(r.score)
+    prices = prices_of(method, project, lot)
+    result = evaluate(method, prices, scores, objective, experts=[keys[m.id] for m in members])
+    evaluation.result = {"prices": prices.to_dict(), "evaluation": result.to_dict()}
+    evaluation.state = "scored"
+    evaluation.scored_at = uow.now
+    _audit(uow, project, "scored", candidates=list(result.candidates), undecided=list(result.undecided))
+
+
+# --- who sees what -----------------------------------------------------------------------------------------
+
+
+def interventions_view(uow: UnitOfWork, actor: Actor, project_id: int) -> list[dict[str, Any]]:
+    """Regulators and the centre see every intervention; a member sees his own; nobody else any."""
+    project = projects.get_project(uow, project_id)
+    roles = projects.project_roles(uow, actor, project)
+    evaluation = evaluation_of(uow, project.id)
+    members = {m.id: m for m in members_of(uow, evaluation)}
+    if roles & {"regulator", "operator"}:
+        return [_intervention_out(i, members.get(i.member_id)) for i in _interventions(uow, evaluation)]
+    member = require_member(uow, actor, project)
+    return [_intervention_out(i, member) for i in _interventions(uow, evaluation, member.id)]
+
+
+def results_view(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
+    """Totals and ranking with every member's scores: the committee, centre and regulator once everybody has
+    submitted; the tenderer and agency once the report is submitted. Bidders see only the published candidates."""
+    project = projects.get_project(uow, project_id)
+    roles = projects.project_roles(uow, actor, project)
+    evaluation = evaluation_of(uow, project.id)
+    if roles & {"operator", "regulator"} or member_of(uow, actor, project) is not None:
+        pass
+    elif roles & {"tenderer", "agency"}:
+        if evaluation.submitted_at is None:
+            raise Forbidden(
+                "evaluation.report_not_submitted",
+                "评标报告提交后招标人方可查看评标结果。",
+                "The tender side sees the results once the report is submitted.",
+            )
+    else:
+        raise Forbidden("evaluation.forbidden", "无权查看评标结果。", "You may not see the evaluation results.")
+    if evaluation.result is None:
+        raise Conflict("evaluation.not_scored", "全体成员提交评分后才有评审结果。", "Not every member has submitted.")
+    members = members_of(uow, evaluation)
+    keys = {m.id: member_key(m) for m in members}
+    return {
+        **evaluation.result,
+        "scores": [
+            {"expert": keys[r.member_id], "bidder": r.bidder, "item": r.item, "score": r.score}
+            for r in sorted(_scores(uow, evaluation, members), key=lambda r: (r.bidder, r.item, keys[r.member_id]))
+        ],
+    }

@@ -1,0 +1,183 @@
+"""The evaluation over HTTP: access code, login, sign-in, scoring with an intervention, signed report, candidates."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import select
+
+from sunbid.evaluation.pdfsign import Signer, sign_report, verify_report
+from sunbid.identity import service as identity
+from sunbid.identity.models import User
+from tests.integration.evaluation.conftest import EXPERT_PASSWORD, Vw, method_json, sms_to
+from tests.integration.evaluation.conftest import vw as vw  # the fixture
+from tests.integration.experts.conftest import phone
+from tests.integration.projects.conftest import tw as tw  # the fixture
+
+API = "/api/v1"
+
+
+class Http:
+    def __init__(self, vw: Vw, client: TestClient) -> None:
+        self.vw, self.client = vw, client
+        self.tokens: dict[str, str] = {}
+        with vw.platform.uow() as uow:
+            for name in ("operator", "agency", "tenderer", "bidder_a", "regulator", "regulator_far", "expert"):
+                user = uow.session.scalars(select(User).where(User.username == name)).one()
+                self.tokens[name] = identity.create_api_token(uow, user, "t").raw
+            uow.commit()
+
+    def login(self, username: str, password: str) -> None:
+        r = self.client.post(f"{API}/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        csrf = r.json()["csrf_token"]
+        r = self.client.post(f"{API}/tokens", json={"name": "t"}, headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 201, r.text
+        self.client.cookies.clear()
+        self.tokens[username] = r.json()["token"]
+
+    def call(self, method: str, who: str | None, tail: str, body: Any = None, **kw: Any) -> Response:
+        headers = {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
+        headers.update(kw.pop("headers", {}))
+        if body is not None:
+            kw["json"] = body
+        path = tail if tail.startswith("/") else f"/projects/{self.vw.pid}/evaluation/{tail}"
+        return self.client.request(method, API + path, headers=headers, **kw)
+
+
+@pytest.fixture
+def http(vw: Vw, client: TestClient) -> Http:
+    return Http(vw, client)
+
+
+def _ok(r: Response, status: int = 200) -> Any:
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def _scores(vw: Vw, seq: int, plan_a: str) -> list[dict[str, str]]:
+    out = []
+    for who in ("bidder_a", "bidder_b", "bidder_c"):
+        uscc = vw.uscc(who)
+        out += [
+            {"bidder": uscc, "item": "plan", "score": plan_a if who == "bidder_a" else "11"},
+            {"bidder": uscc, "item": "schedule", "score": "8"},
+        ]
+        if seq == 1:
+            out += [
+                {"bidder": uscc, "item": i, "score": v}
+                for i, v in (("quality", "5"), ("credit", "5"), ("experience", "3"))
+            ]
+    return out
+
+
+def test_the_whole_evaluation_over_http(vw: Vw, http: Http) -> None:
+    r = http.call(
+        "PUT", "agency", "method", content=method_json().encode(), headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 409 and r.json()["code"] == "evaluation.method_too_late"
+    assert http.call("GET", "bidder_a", "committee").status_code == 403
+    view = _ok(
+        http.call("POST", "operator", "committee", {"draw_id": vw.draw_id, "representatives": ["tenderer"]}), 201
+    )
+    assert len(view["members"]) == 5
+    vw.platform.worker.run_once()
+    members: dict[int, str] = {}
+    for m in view["members"]:
+        if m["role"] != "expert":
+            members[m["seq"]] = "tenderer"
+            continue
+        username = f"expert-{m['expert_code'].lower()}"
+        text = next(t for t in sms_to(vw.platform, phone(int(m["expert_code"][2:]))) if "一次性访问码" in t)
+        code = re.search(r"一次性访问码 ([0-9A-F]+)", text)
+        assert code is not None
+        bad = http.call(
+            "POST",
+            None,
+            "/evaluation/access",
+            {"username": username, "code": "ABCDEF0123", "password": EXPERT_PASSWORD},
+        )
+        assert bad.status_code == 422 and bad.json()["code"] == "evaluation.bad_access_code"
+        _ok(
+            http.call(
+                "POST",
+                None,
+                "/evaluation/access",
+                {"username": username, "code": code.group(1), "password": EXPERT_PASSWORD},
+            )
+        )
+        http.login(username, EXPERT_PASSWORD)
+        members[m["seq"]] = username
+    assert http.call("POST", "expert", "sign-in").status_code == 403  # an expert, but not on this committee
+    for who in members.values():
+        _ok(http.call("POST", who, "sign-in"))
+    assert http.call("POST", members[1], "leader", {"seq": 1}).status_code == 403
+    _ok(http.call("POST", "operator", "leader", {"seq": 1}))
+    _ok(http.call("POST", "operator", f"/projects/{vw.pid}/actions/start_evaluation", {}))
+
+    bids = _ok(http.call("GET", members[2], "bids"))
+    assert len(bids["bids"]) == 3
+    first = bids["bids"][0]
+    doc = http.call("GET", members[2], f"bids/{first['bidder']}/documents/{first['documents'][0]['name']}")
+    assert doc.status_code == 200 and doc.content
+    for outsider in ("bidder_a", "agency", "operator", "regulator"):
+        assert http.call("GET", outsider, "bids").status_code == 403
+        assert (
+            http.call("GET", outsider, f"bids/{first['bidder']}/documents/{first['documents'][0]['name']}").status_code
+            == 403
+        )
+
+    for seq in (1, 2):
+        _ok(http.call("PUT", members[seq], "scores", {"scores": _scores(vw, seq, "12")}))
+        _ok(http.call("POST", members[seq], "submit", {}))
+    assert _ok(http.call("GET", members[3], "scores/mine"))["scores"] == []  # nobody else's
+    bad = http.call(
+        "PUT", members[3], "scores", {"scores": [{"bidder": first["bidder"], "item": "plan", "score": "99"}]}
+    )
+    assert bad.status_code == 422
+    _ok(http.call("PUT", members[3], "scores", {"scores": _scores(vw, 3, "6")}))
+    held = http.call("POST", members[3], "submit", {})
+    assert held.status_code == 409 and held.json()["code"] == "evaluation.reason_required"
+    [i] = held.json()["details"]["interventions"]
+    assert i["status"] == "open"
+    seen = _ok(http.call("GET", "regulator", "interventions"))["interventions"]
+    assert [x["status"] for x in seen] == ["open"]  # reported to the regulator at once
+    assert http.call("GET", "regulator_far", "interventions").status_code == 403
+    assert http.call("GET", "bidder_a", "interventions").status_code == 403
+    reason = {"bidder": i["bidder"], "item": "plan", "reason": "施工方案缺少雨季施工措施。"}
+    assert _ok(http.call("POST", members[3], "submit", {"reasons": [reason]}))["status"] == "submitted"
+    for seq in (4, 5):
+        _ok(http.call("PUT", members[seq], "scores", {"scores": _scores(vw, seq, "12")}))
+        _ok(http.call("POST", members[seq], "submit", {}))
+    results = _ok(http.call("GET", members[5], "results"))
+    assert results["evaluation"]["candidates"]
+    assert http.call("GET", "agency", "results").status_code == 403
+
+    keys = {}
+    for seq, who in members.items():
+        kp = vw.platform.suite.generate_signing_keypair()
+        out = _ok(http.call("POST", who, "certificate", {"public_key_hex": kp.public.hex()}))
+        keys[seq] = (kp.private, out["certificate_pem"], out["ca_certificate_pem"])
+    _ok(http.call("POST", members[1], "report"))
+    assert http.call("GET", "agency", "report.pdf").status_code == 403
+    assert http.call("GET", None, "candidates").status_code in (401, 403)
+    for seq in sorted(members):
+        vw.clock.advance(timedelta(minutes=2))
+        pdf = http.call("GET", members[seq], "report.pdf")
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        private, cert, ca = keys[seq]
+        signed = sign_report(pdf.content, Signer(private, cert), ca_cert_pem=ca, at=vw.clock.now())
+        r = http.call("PUT", members[seq], "report.pdf", content=signed, headers={"Content-Type": "application/pdf"})
+        assert _ok(r)["signatures"] == seq
+    final = http.call("GET", "agency", "report.pdf")
+    assert final.status_code == 200
+    assert verify_report(final.content, ca_cert_pem=vw.platform.ca().certificate_pem).complete
+    assert vw.ow.project().state == "reported"
+    published = _ok(http.call("POST", "agency", "publish"))["candidates"]
+    public = _ok(http.call("GET", None, "candidates"))
+    assert public["candidates"] == published and published[0]["position"] == 1

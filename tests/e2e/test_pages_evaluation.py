@@ -1,0 +1,153 @@
+"""The scoring page: only committee members open it; save, submit, a deviation held until a written reason."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from sunbid.evaluation import service as evaluation
+from sunbid.evaluation import service_report as reports
+from sunbid.evaluation.models import InterventionRow
+from sunbid.evaluation.pdfsign import Signer, sign_report
+from sunbid.identity.models import User
+from tests.integration.evaluation.conftest import EXPERT_PASSWORD, Vw, certificates, form, score_all, sms_to, started
+from tests.integration.evaluation.conftest import vw as vw  # the fixture
+from tests.integration.experts.conftest import phone
+from tests.integration.projects.conftest import tw as tw  # the fixture
+from tests.support.world import PASSWORD
+
+
+def _csrf(client: TestClient) -> str:
+    client.get("/login")
+    return str(client.cookies["sunbid_csrf"])
+
+
+def _sign_in(client: TestClient, username: str, password: str) -> None:
+    client.cookies.clear()
+    data = {"username": username, "password": password, "csrf_token": _csrf(client), "next": "/"}
+    r = client.post("/login", data=data, follow_redirects=False)
+    assert r.status_code == 303, r.text
+
+
+def _form(vw: Vw, seq: int, plan_a: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for who in ("bidder_a", "bidder_b", "bidder_c"):
+        u = vw.uscc(who)
+        out[f"s|{u}|plan"] = plan_a if who == "bidder_a" else "11"
+        out[f"s|{u}|schedule"] = "8"
+        if seq == 1:
+            out.update({f"s|{u}|quality": "5", f"s|{u}|credit": "5", f"s|{u}|experience": "3"})
+    return out
+
+
+def test_access_page_sets_the_password_once(vw: Vw, client: TestClient) -> None:
+    vw.act("operator", evaluation.form_committee, vw.pid, draw_id=vw.draw_id, representatives=["tenderer"])
+    vw.platform.worker.run_once()
+    with vw.platform.db.read() as s:
+        username = s.scalars(select(User.username).where(User.username.like("expert-ex%"))).first()
+    assert username is not None
+    text = next(t for t in sms_to(vw.platform, phone(int(username[-5:]))) if "一次性访问码" in t)
+    code = re.search(r"一次性访问码 ([0-9A-F]+)", text)
+    assert code is not None
+    assert "一次性访问码" in client.get("/evaluation/access").text
+    data = {"username": username, "code": code.group(1), "password": EXPERT_PASSWORD, "csrf_token": _csrf(client)}
+    r = client.post("/evaluation/access", data=data, follow_redirects=False)
+    assert r.status_code == 303
+    again = client.post("/evaluation/access", data=data, follow_redirects=False)
+    assert again.status_code == 422 and "访问码" in again.text
+    _sign_in(client, username, EXPERT_PASSWORD)
+
+
+def test_scoring_page_for_members_only_with_an_intervention(vw: Vw, client: TestClient) -> None:
+    started(vw)
+    for outsider in ("bidder_a", "agency", "operator", "regulator", "expert"):
+        _sign_in(client, outsider, PASSWORD)
+        assert client.get(f"/evaluation/{vw.pid}").status_code == 403, outsider
+    _sign_in(client, vw.member(1), EXPERT_PASSWORD)
+    page = client.get(f"/evaluation/{vw.pid}")
+    assert page.status_code == 200 and vw.ow.org("bidder_a").name in page.text and "客观" in page.text
+    csrf = client.cookies["sunbid_csrf"]
+    r = client.post(f"/evaluation/{vw.pid}", data={**_form(vw, 1, "12"), "csrf_token": csrf, "action": "save"})
+    assert r.status_code == 200 and "评分已保存" in r.text
+    bad = client.post(f"/evaluation/{vw.pid}", data={**_form(vw, 1, "12"), "action": "submit"})
+    assert bad.status_code == 403  # no CSRF token
+    r = client.post(f"/evaluation/{vw.pid}", data={"csrf_token": csrf, "action": "submit"})
+    assert r.status_code == 200 and "评分已提交" in r.text
+
+    _sign_in(client, vw.member(2), EXPERT_PASSWORD)
+    page = client.get(f"/evaluation/{vw.pid}")
+    assert "客观" not in page.text and 'value="12.00"' not in page.text  # nobody else's scores, no objective items
+    csrf = client.cookies["sunbid_csrf"]
+    held = client.post(f"/evaluation/{vw.pid}", data={**_form(vw, 2, "5"), "csrf_token": csrf, "action": "submit"})
+    assert held.status_code == 409 and "书面理由" in held.text
+    field = f"r|{vw.uscc('bidder_a')}|plan"
+    assert f'name="{field}"' in held.text
+    done = client.post(
+        f"/evaluation/{vw.pid}", data={"csrf_token": csrf, "action": "submit", field: "方案缺少关键工序质量控制。"}
+    )
+    assert done.status_code == 200 and "评分已提交" in done.text
+    with vw.platform.db.read() as s:
+        assert [r.status for r in s.scalars(select(InterventionRow))] == ["explained"]
+
+
+def test_check_in_on_the_page_then_wait_for_the_start(vw: Vw, client: TestClient) -> None:
+    form(vw)
+    _sign_in(client, vw.member(2), EXPERT_PASSWORD)
+    page = client.get(f"/evaluation/{vw.pid}")
+    assert page.status_code == 200 and 'id="sign-in-form"' in page.text and 'id="bids"' not in page.text
+    r = client.post(
+        f"/evaluation/{vw.pid}/sign-in", data={"csrf_token": client.cookies["sunbid_csrf"]}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    page = client.get(f"/evaluation/{vw.pid}")
+    assert 'id="waiting"' in page.text and 'id="bids"' not in page.text  # no bid is shown before the start
+    with vw.platform.uow() as uow:
+        view = evaluation.committee_view(uow, vw.actor("operator"), vw.pid)
+    assert view["members"][1]["signed_in_at"] is not None
+
+
+def test_the_report_is_signed_and_uploaded_through_the_page(vw: Vw, client: TestClient) -> None:
+    started(vw)
+    score_all(vw)
+    certificates(vw)
+    vw.act(vw.member(1), reports.build, vw.pid)
+    _sign_in(client, vw.member(1), EXPERT_PASSWORD)
+    page = client.get(f"/evaluation/{vw.pid}")
+    assert 'id="ranking"' in page.text and 'id="report-form"' in page.text
+    pdf = client.get(f"/api/v1/projects/{vw.pid}/evaluation/report.pdf")
+    assert pdf.status_code == 200
+    csrf = client.cookies["sunbid_csrf"]
+    unsigned = client.post(
+        f"/evaluation/{vw.pid}/report",
+        data={"csrf_token": csrf},
+        files={"file": ("report.pdf", pdf.content, "application/pdf")},
+    )
+    assert unsigned.status_code == 422 and "增量" in unsigned.text
+    signed = sign_report(
+        pdf.content,
+        Signer(vw.keys[1].private, vw.certs[1]),
+        ca_cert_pem=vw.platform.ca().certificate_pem,
+        at=vw.clock.now(),
+    )
+    r = client.post(
+        f"/evaluation/{vw.pid}/report",
+        data={"csrf_token": csrf},
+        files={"file": ("report.pdf", signed, "application/pdf")},
+    )
+    assert r.status_code == 200 and "已接受您的签名" in r.text and 'id="signed"' in r.text
+
+
+def test_the_regulator_sees_the_interventions_page_and_nobody_else(vw: Vw, client: TestClient) -> None:
+    started(vw)
+    score_all(vw)
+    for who in ("regulator", "operator"):
+        _sign_in(client, who, PASSWORD)
+        page = client.get(f"/evaluation/{vw.pid}/interventions")
+        assert page.status_code == 200 and page.text.count('class="intervention-row"') == 1 and "已说明" in page.text
+    for who in ("regulator_far", "agency", "bidder_a"):
+        _sign_in(client, who, PASSWORD)
+        assert client.get(f"/evaluation/{vw.pid}/interventions").status_code == 403, who
+    _sign_in(client, vw.member(3), EXPERT_PASSWORD)
+    assert client.get(f"/evaluation/{vw.pid}/interventions").status_code == 403
