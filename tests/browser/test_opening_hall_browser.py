@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from sunbid.core.clock import FakeClock
 from sunbid.opening import session
@@ -156,16 +157,16 @@ def test_replay_steps_through_a_finished_session(hall: Hall, tab: Tab, screensho
     page = tab.page
     play = page.locator("#replay-play")
     play.wait_for(state="visible")  # the script has loaded the events
-    assert page.locator("#replay-step").inner_text() == "第 0 / 14 条"
-    for _ in range(2):
+    expect(page.locator("#replay-step")).to_have_text("第 0 / 14 条")
+    for n in (1, 2):
         page.locator("#replay-next").click()
-    assert page.locator("#replay-step").inner_text() == "第 2 / 14 条"
-    assert page.locator("#hall-bidders tr[data-name='甲建筑公司']").get_attribute("data-checked-in") == "1"
+        expect(page.locator("#replay-step")).to_have_text(f"第 {n} / 14 条")  # each step applied before the next
+    expect(page.locator("#hall-bidders tr[data-name='甲建筑公司']")).to_have_attribute("data-checked-in", "1")
     assert page.url.endswith("?replay=1")  # stepped in the page, not by loading another
     assert page.locator("#replay-prev").get_attribute("href") == f"/projects/{hall.pid}/opening?replay=1&step=1"
     play.click()
-    page.wait_for_selector("#hall[data-stage='closed']", timeout=20_000)
-    assert page.locator("#replay-step").inner_text() == "第 14 / 14 条"
+    page.wait_for_selector("#hall[data-stage='closed']", timeout=30_000)
+    expect(page.locator("#replay-step")).to_have_text("第 14 / 14 条")
     assert page.locator("#hall-record tr.hall-record-row").count() == 3
     assert page.locator("#hall-left").inner_text() == "解密已截止"
     _shot(tab, screenshot_dir / "opening-hall-replay.png")
