@@ -732,8 +732,9 @@
       step = Math.min(step, total);
       render();
       next.addEventListener("click", function (e) {
-        if (forward()) {
-          e.preventDefault();
+        if (step < events.length) {
+          e.preventDefault(); // step in the page; the link (no script) loads the next step from the server
+          forward();
         }
       });
       play.hidden = false;
