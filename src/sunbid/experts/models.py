@@ -2,7 +2,9 @@
 
 Nothing here names a drawn expert in plaintext: a draw's seats (:class:`ExpertDrawSeat`) carry a position and a
 state but no expert; who sits where is inside :attr:`ExpertDraw.sealed_panel` (AES-GCM / SM4-GCM under a key
-wrapped to the sealing key of the secret store). Draw history rows are written only when the panel is unsealed.
+wrapped to the sealing key of the secret store). Draw history rows are written only when the panel is unsealed;
+until then the draw service counts a sealed panel's seats for the too-many-draws rule by opening it in memory
+at each later draw (audited ``expert:panel:count``, no identities), so nothing here names them early.
 Personal data (name, identity number, phone, e-mail) is encrypted too (:attr:`Expert.pii`); the identity
 number is findable only through a keyed digest.
 """
@@ -100,7 +102,10 @@ class ExpertPenalty(Base):
 
 
 class ExpertDrawHistory(Base):
-    """An expert's draw 抽取记录, written when the draw's panel is unsealed (never before)."""
+    """An expert's draw 抽取记录, written when the draw's panel is unsealed (never before).
+
+    Draws still sealed are counted for the too-many-draws rule from their sealed panels, in memory, at draw time.
+    """
 
     __tablename__ = "expert_draw_history"
 

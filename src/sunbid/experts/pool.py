@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -463,8 +463,19 @@ def list_experts(
     return [{"code": e.code, "status": e.status, "region_code": e.region_code} for e in session.scalars(stmt)]
 
 
-def load_profiles(session: Session, specialties: Iterable[str]) -> tuple[list[ExpertProfile], dict[str, int]]:
-    """The draw profiles of every expert holding one of ``specialties`` or a code below it; and code → row id."""
+def load_profiles(
+    session: Session,
+    specialties: Iterable[str],
+    extra_draw_times: Mapping[str, Sequence[datetime]] | None = None,
+    skip_history_of: Collection[int] = (),
+) -> tuple[list[ExpertProfile], dict[str, int]]:
+    """The draw profiles of every expert holding one of ``specialties`` or a code below it; and code → row id.
+
+    ``draw_times`` come from the draw history (draws whose panel has been unsealed) plus ``extra_draw_times``
+    (pool code → times), which the draw service reads in memory from panels that are still sealed. History rows
+    of the draws in ``skip_history_of`` (those already counted from their sealed panel) are left out, so a draw
+    unsealed meanwhile is not counted twice.
+    """
     prefixes = sorted(set(specialties))
     cond = or_(*(ExpertSpecialty.code.startswith(p) for p in prefixes))
     ids = select(ExpertSpecialty.expert_id).where(cond).scalar_subquery()
@@ -483,10 +494,18 @@ def load_profiles(session: Session, specialties: Iterable[str]) -> tuple[list[Ex
     for p in session.scalars(select(ExpertPenalty).where(ExpertPenalty.expert_id.in_(ids))):
         pens.setdefault(p.expert_id, []).append(Penalty(p.start_on, p.end_on))
     draws: dict[int, list[datetime]] = {}
-    for eid, at in session.execute(
-        select(ExpertDrawHistory.expert_id, ExpertDrawHistory.drawn_at).where(ExpertDrawHistory.expert_id.in_(ids))
-    ):
+    history = select(ExpertDrawHistory.expert_id, ExpertDrawHistory.drawn_at).where(
+        ExpertDrawHistory.expert_id.in_(ids)
+    )
+    if skip_history_of:
+        history = history.where(ExpertDrawHistory.draw_id.not_in(sorted(skip_history_of)))
+    for eid, at in session.execute(history):
         draws.setdefault(eid, []).append(at)
+    if extra_draw_times:
+        by_code = {r.code: r.id for r in rows.values()}
+        for code, times in extra_draw_times.items():
+            if code in by_code:
+                draws.setdefault(by_code[code], []).extend(times)
     profiles = [
         ExpertProfile(
             code=r.code,

@@ -10,6 +10,10 @@
    ``respond_by`` (``expert.response_due`` job), calls the next reserve of the same specialty.
 4. :func:`unseal` — from the start of evaluation only, for permitted roles; every opening is audited. The
    first opening publishes the draw record (``sunbid draw verify`` recomputes it) and writes draw history.
+
+The too-many-draws rule counts both: the draw history (unsealed panels) and, in memory at draw time, the seats
+of other draws whose panels are still sealed and were drawn inside the rule's window
+(:func:`_sealed_draw_times`, audited as ``expert:panel:count`` without identities).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sunbid.bidding.models import Bid
-from sunbid.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from sunbid.core.errors import Conflict, Forbidden, IntegrityFailure, NotFound, ValidationFailed
 from sunbid.crypto.suite import KeyPair
 from sunbid.draws.domain import Commitment, SeedInput, commit, new_secret, sealed_bids_input
 from sunbid.draws.record import DrawRecord, candidates_digest, parse_record
@@ -237,12 +241,15 @@ def run_draw(uow: UnitOfWork, keys: PoolKeys, draw_id: int, extra_inputs: Sequen
     ctx = _context(uow.session, project, row, now)
     tree = domain.load_specialty_tree()
     slots = [domain.SlotRequest(r["specialty"], int(r["count"]), int(r["reserves"])) for r in row.requests]
-    profiles, ids = load_profiles(uow.session, [s.specialty for s in slots])
     policy = domain.AvoidancePolicy(
         employment_years=int(row.policy["employment_years"]),
         max_draws=row.policy.get("max_draws"),
         draw_period_days=int(row.policy["draw_period_days"]),
         regions=frozenset(row.policy.get("regions") or ()),
+    )
+    counted = _sealed_draw_times(uow, row, policy)  # other draws' sealed panels, in memory only
+    profiles, ids = load_profiles(
+        uow.session, [s.specialty for s in slots], extra_draw_times=counted.times, skip_history_of=counted.draws
     )
     plan = domain.plan_draw(domain.PoolIndex(profiles, tree), slots, ctx, policy)
     digest = candidates_digest(plan.candidates, suite=platform.suite).hex()
@@ -452,6 +459,99 @@ def _open(platform: Platform, session: Session, draw: ExpertDraw) -> dict[str, A
         SealedPanel(draw.sealed_panel, draw.wrapped_key),
         panel_context(draw.id, project.code, _iso(draw.evaluation_starts_at)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SealedDrawTimes:
+    """Drawn times by pool code read from sealed panels (in memory only), and the draws they were read from."""
+
+    times: dict[str, list[datetime]]
+    draws: frozenset[int]
+
+    def __repr__(self) -> str:  # never print pool codes by accident
+        return f"SealedDrawTimes(draws={sorted(self.draws)}, experts={len(self.times)})"
+
+
+def _sealed_draw_times(uow: UnitOfWork, row: ExpertDraw, policy: domain.AvoidancePolicy) -> SealedDrawTimes:
+    """Pool code → drawn times from the panels of other draws that are still sealed, inside the frequency window.
+
+    The draw history (:class:`ExpertDrawHistory`) is written only when a panel is unsealed, so without this a
+    draw whose panel is still sealed would be invisible to the too-many-draws rule and an expert could sit on
+    several concurrent panels beyond ``max_draws``. The panels of the draws that ran in ``(now − period, now]``
+    and are not unsealed yet are opened here in memory, exactly as :func:`unseal` opens them (sealing key of the
+    secret store; the associated data binds each to its release time), and every seat counts once at the draw's
+    ``drawn_at`` — the same seats :func:`unseal` writes to the history. A draw is counted either here (sealed)
+    or from the history (unsealed), never both: the history rows of the draws read here are left out, in case
+    one is unsealed between the two queries. The codes stay in this process (not returned by :func:`run_draw`,
+    not logged, not stored); the use is audited (``expert:panel:count``) with the draw ids and the number of
+    seats only. Nothing is opened when the draw has no frequency limit. A panel that does not open
+    (``expert.seal_broken``) stops the draw: counting without it would let a broken seal lift the limit.
+    """
+    if policy.max_draws is None:
+        return SealedDrawTimes({}, frozenset())
+    now = uow.now
+    start = now - timedelta(days=policy.draw_period_days)
+    found = uow.session.execute(
+        select(
+            ExpertDraw.id,
+            ExpertDraw.drawn_at,
+            ExpertDraw.evaluation_starts_at,
+            ExpertDraw.sealed_panel,
+            ExpertDraw.wrapped_key,
+            Project.code,
+        )
+        .join(Project, Project.id == ExpertDraw.project_id)
+        .where(
+            ExpertDraw.status.in_(("drawn", "short")),
+            ExpertDraw.unsealed_at.is_(None),
+            ExpertDraw.drawn_at > start,
+            ExpertDraw.drawn_at <= now,
+            ExpertDraw.id != row.id,
+        )
+        .order_by(ExpertDraw.id)
+    ).all()
+    if not found:
+        return SealedDrawTimes({}, frozenset())
+    platform = uow.platform
+    kp = seal_keypair(platform)
+    times: dict[str, list[datetime]] = {}
+    read: list[int] = []
+    seats = 0
+    for draw_id, drawn_at, release_at, ciphertext, wrapped_key, project_code in found:
+        if ciphertext is None or wrapped_key is None or drawn_at is None:
+            continue
+        read.append(int(draw_id))
+        try:
+            panel = open_panel(
+                platform.suite,
+                kp.private,
+                SealedPanel(ciphertext, wrapped_key),
+                panel_context(draw_id, project_code, _iso(release_at)),
+            )
+        except IntegrityFailure as exc:
+            raise IntegrityFailure(
+                "expert.seal_broken",
+                f"抽取 {draw_id} 的密封名单无法解密或已被篡改，无法统计专家抽取次数",
+                f"the sealed panel of draw {draw_id} cannot be decrypted or was altered; draws cannot be counted",
+                details={"draw": draw_id},
+            ) from exc
+        for code in {str(seat["code"]) for seat in panel.get("seats", ())}:
+            times.setdefault(code, []).append(drawn_at)
+            seats += 1
+    if not read:
+        return SealedDrawTimes({}, frozenset())
+    uow.audit(
+        "expert:panel:count",
+        subject_type="expert_draw",
+        subject_id=row.id,
+        data={
+            "draws": read,
+            "seats": seats,
+            "period_days": policy.draw_period_days,
+            "max_draws": policy.max_draws,
+        },
+    )
+    return SealedDrawTimes(times, frozenset(read))
 
 
 def deliver_notification(platform: Platform, draw_id: int, seq: int, message_id: str) -> None:
