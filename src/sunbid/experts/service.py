@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from sunbid.bidding.models import Bid
@@ -119,6 +119,19 @@ class DrawRequest:
     persons: tuple[str, ...] = ()
     response_minutes: int = 30
     draw_window_hours: int = 48
+
+
+_DRAW_LOCK_KEY = int.from_bytes(hashlib.sha256(b"sunbid/expert-draw/v1").digest()[:8], "big", signed=True)
+
+
+def _one_draw_at_a_time(session: Session) -> None:
+    """Serialise draws so that each sees every panel sealed before it (for the too-many-draws count).
+
+    PostgreSQL: a transaction-scoped advisory lock, released at commit or rollback. SQLite: writing transactions
+    are serial already (``BEGIN IMMEDIATE``).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DRAW_LOCK_KEY})
 
 
 def _project(session: Session, code: str) -> Project:
@@ -226,6 +239,7 @@ def run_draw(uow: UnitOfWork, keys: PoolKeys, draw_id: int, extra_inputs: Sequen
     row = _draw(uow.session, draw_id, lock=True)
     if row.status != "committed":
         raise Conflict("expert.already_drawn", "该抽取已经完成", "this draw has already run")
+    _one_draw_at_a_time(uow.session)
     now = uow.now
     window = timedelta(hours=int(row.policy.get("draw_window_hours", 48)))
     if now >= row.evaluation_starts_at:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -222,3 +223,31 @@ def test_a_draw_read_from_its_sealed_panel_is_not_counted_again_from_its_history
         twice, _ = pool.load_profiles(s, ["A01"], extra_draw_times=as_read)
     assert {p.code: len(p.draw_times) for p in once if p.draw_times} == dict.fromkeys(panel_a, 1)
     assert {p.code: len(p.draw_times) for p in twice if p.draw_times} == dict.fromkeys(panel_a, 2)
+
+
+def test_a_draw_waits_for_a_draw_running_at_the_same_time_and_then_counts_it(ew: Ew) -> None:
+    if ew.platform.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writing transactions are serial already (BEGIN IMMEDIATE)")
+    eval_a = ew.bw.deadline + timedelta(days=1)
+    draw_a = _commit(ew, eval_a)
+    draw_b = _commit(ew, eval_a + timedelta(hours=1), max_draws=1, draw_period_days=30)
+    ew.advance_to(eval_a - timedelta(hours=20))
+    errors: list[BaseException] = []
+
+    def run_b() -> None:
+        try:
+            ew.run(service.run_draw, ew.keys, draw_b, OTHER_INPUT)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    with ew.platform.uow() as uow:
+        service.run_draw(uow, ew.keys, draw_a, OTHER_INPUT)  # A drawn, not committed yet
+        other = threading.Thread(target=run_b)
+        other.start()
+        other.join(timeout=1.0)
+        assert other.is_alive()  # B waits for A …
+        uow.commit()
+    other.join(timeout=30)
+    assert not other.is_alive() and not errors
+    assert _candidates(ew, draw_b) == 13  # … and then counts A's sealed panel
+    assert _counts(ew)[draw_b]["draws"] == [draw_a]
