@@ -16,8 +16,11 @@ signature dictionary's ``/M``; there is no external time-stamp authority (see ``
 * signing times never go backwards, each later revision only adds signatures (pyHanko's difference analysis),
   and nothing was appended after the last signature.
 
-Suites: ``intl`` certificates (Ed25519 keys) are signed and verified this way. pyHanko has no SM2, so reports
-of a ``gm`` centre are refused with ``report.gm_unsupported`` rather than signed in a non-standard way.
+Suites: ``intl`` certificates (Ed25519 keys) are signed and validated by pyHanko. ``gm`` (SM2) certificates are
+signed the same way — same incremental updates, fields, times and checks — with an SM2-with-SM3 CMS in an
+``adbe.pkcs7.detached`` signature dictionary (:mod:`sunbid.evaluation.pdfsign_gm`): pyHanko has no SM2, so the
+CMS signature, the SM3 ``messageDigest`` and the certificate are checked there, while the ``/ByteRange``
+coverage and the difference analysis are pyHanko's, as for intl.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ __all__ = [
     "verify_report",
 ]
 
-SUPPORTED_SUITES: Final = frozenset({"intl"})
+SUPPORTED_SUITES: Final = frozenset({"intl", "gm"})
 MAX_REPORT_BYTES: Final = 64 << 20
 _FIELD_PREFIX: Final = "sunbid-signature-"
 
@@ -164,10 +167,9 @@ class ReportVerification:
 
 def _refuse_suite(suite: str) -> ValidationFailed:
     return ValidationFailed(
-        "report.gm_unsupported" if suite == "gm" else "report.suite_unsupported",
-        f"评标报告的 PDF 签名暂不支持 {suite} 证书体系（pyHanko 不支持 SM2）：请使用国际算法（intl）签名证书",
-        f"PDF signatures of the evaluation report do not support the {suite} suite (pyHanko has no SM2); "
-        "use intl signing certificates",
+        "report.suite_unsupported",
+        f"评标报告的 PDF 签名不支持证书体系 {suite}（可用：intl、gm）",
+        f"PDF signatures of the evaluation report do not support the suite {suite} (use intl or gm)",
         details={"suite": suite},
     )
 
@@ -258,6 +260,12 @@ def _check_content(result: ReportVerification, reader: Any, revision: int | None
                 "certificate_fingerprint": m.get("certificate_fingerprint", ""),
             }
         )
+
+
+def _gm_status(embedded: Any, ca: asn1_x509.Certificate, moment: datetime) -> Any:
+    from sunbid.evaluation.pdfsign_gm import gm_signature_status
+
+    return gm_signature_status(embedded, _pem(ca), moment)
 
 
 def _validate(embedded: Any, ca: asn1_x509.Certificate, moment: datetime) -> Any:
@@ -368,7 +376,7 @@ def _check_signature(
         result.add("report.no_signing_time", f"第 {index} 个签名没有签署时间", f"signature {index} has no time", index)
     else:
         try:
-            status = _validate(sig, ca, signed_at)
+            status = _gm_status(sig, ca, signed_at) if suite == "gm" else _validate(sig, ca, signed_at)
             intact, valid, trusted = bool(status.intact), bool(status.valid), bool(status.trusted)
             coverage = status.coverage.name if status.coverage is not None else ""
             level = status.modification_level
@@ -391,10 +399,13 @@ def _check_signature(
                     index,
                 )
             elif not trusted:
+                reason = getattr(status, "certificate_problem", None)  # gm: what verify_certificate said
                 result.add(
                     "report.certificate_untrusted",
-                    f"第 {index} 个签名的证书不能验证到本中心 CA",
-                    f"the certificate of signature {index} does not chain to the centre CA",
+                    f"第 {index} 个签名的证书不能验证到本中心 CA"
+                    + (f"：{reason.message_zh}" if isinstance(reason, DomainError) else ""),
+                    f"the certificate of signature {index} does not chain to the centre CA"
+                    + (f": {reason.message_en}" if isinstance(reason, DomainError) else ""),
                     index,
                 )
             if level is None or level > ModificationLevel.FORM_FILLING:
@@ -473,8 +484,14 @@ def _private_key_info(private_key: bytes) -> asn1_keys.PrivateKeyInfo:
     return asn1_keys.PrivateKeyInfo.load(der)
 
 
-def pades_sign(pdf: bytes, signer: Signer, *, ca_cert_pem: str | bytes, at: datetime, field_name: str) -> bytes:
-    """Append one PAdES signature (an incremental update) — no checks of who signs; use :func:`sign_report`."""
+def pades_sign(
+    pdf: bytes, signer: Signer, *, ca_cert_pem: str | bytes, at: datetime, field_name: str, suite: str = "intl"
+) -> bytes:
+    """Append one signature (an incremental update) — no checks of who signs; use :func:`sign_report`.
+
+    ``intl``: a PAdES signature (``ETSI.CAdES.detached``) by pyHanko's own signer. ``gm``: an
+    ``adbe.pkcs7.detached`` signature whose CMS is SM2 with SM3 (:class:`~sunbid.evaluation.pdfsign_gm.Sm2CmsSigner`).
+    """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -490,14 +507,25 @@ def pades_sign(pdf: bytes, signer: Signer, *, ca_cert_pem: str | bytes, at: date
             return session
 
     ca = _asn1_cert(ca_cert_pem)
-    cms_signer = signers.SimpleSigner(
-        signing_cert=_asn1_cert(signer.certificate_pem),
-        signing_key=_private_key_info(signer.private_key),
-        cert_registry=SimpleCertificateStore.from_certs([ca]),  # type: ignore[no-untyped-call]
-    )
+    cms_signer: signers.Signer
+    if suite == "gm":
+        from sunbid.evaluation.pdfsign_gm import Sm2CmsSigner
+
+        cms_signer = Sm2CmsSigner(signer.private_key, _asn1_cert(signer.certificate_pem), ca, moment)
+        md_algorithm: str | None = "sm3"
+        subfilter = fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED
+    else:
+        cms_signer = signers.SimpleSigner(
+            signing_cert=_asn1_cert(signer.certificate_pem),
+            signing_key=_private_key_info(signer.private_key),
+            cert_registry=SimpleCertificateStore.from_certs([ca]),  # type: ignore[no-untyped-call]
+        )
+        md_algorithm = None
+        subfilter = fields.SigSeedSubFilter.PADES
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
-        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm=md_algorithm,
+        subfilter=subfilter,
         reason="评标报告签署 / evaluation report signature",
         location="sunbid",
     )
@@ -572,4 +600,4 @@ def sign_report(
     if last is not None and at < last:
         raise Conflict("report.time_order", "签署时间早于上一个签名", "the signing time is before the previous one")
     field_name = f"{_FIELD_PREFIX}{len(status.signatures) + 1}"
-    return pades_sign(pdf, signer, ca_cert_pem=ca_cert_pem, at=at, field_name=field_name)
+    return pades_sign(pdf, signer, ca_cert_pem=ca_cert_pem, at=at, field_name=field_name, suite=suite)
