@@ -2,14 +2,16 @@
 
 A member signs on their own machine; the private key never leaves it:
 
-1. the member's signing key lives in a local file (created with 0600 permissions on first use);
+1. the member's signing key lives in a local file (created with 0600 permissions on first use) — an Ed25519
+   key for an ``intl`` centre, an SM2 key for a ``gm`` one: the tool asks the platform which suite its CA uses
+   (``GET /api/v1/ca``) before it creates the key, and later reads it from the CA certificate kept beside it;
 2. before the report is built, its public key is certified by the centre for this project
    (``POST …/evaluation/certificate`` → the member's signing certificate and the centre CA certificate, kept
    beside the key file): the report names each member's certificate;
 3. at the member's turn, the current report is fetched (``GET …/evaluation/report.pdf``), checked (it must
-   verify so far and be this member's turn, group leader first), signed locally with pyHanko
-   (:func:`sunbid.evaluation.pdfsign.sign_report`) and uploaded (``PUT …/evaluation/report.pdf``), where the
-   platform verifies it again before accepting it.
+   verify so far and be this member's turn, group leader first), signed locally
+   (:func:`sunbid.evaluation.pdfsign.sign_report`, in the CA's suite) and uploaded
+   (``PUT …/evaluation/report.pdf``), where the platform verifies it again before accepting it.
 
 Used by ``sunbid calc sign-member``. The platform's refusals come back as ``ValidationFailed`` carrying its own
 code and messages.
@@ -26,7 +28,8 @@ import httpx
 
 from sunbid.core.clock import Clock, SystemClock
 from sunbid.core.errors import ValidationFailed
-from sunbid.crypto.suite import get_suite
+from sunbid.crypto.suite import SUITE_NAMES, get_suite
+from sunbid.crypto.x509util import SIGNATURE_OID, parse_pem
 from sunbid.evaluation.pdfsign import Signer, sign_report
 
 API = "/api/v1"
@@ -42,8 +45,24 @@ class Signed:
     key_created: bool
 
 
-def load_or_create_key(path: Path) -> tuple[bytes, bool]:
-    """The member's raw signing key from ``path``, created (0600, never overwritten) if the file is missing."""
+def suite_of_ca(ca_cert_pem: str) -> str:
+    """``intl`` or ``gm``: the suite whose signature algorithm signed the CA certificate (``cert.malformed``)."""
+    algorithm = parse_pem(ca_cert_pem, "ca").signature_algorithm
+    for name in SUITE_NAMES:
+        if SIGNATURE_OID[name] == algorithm:
+            return name
+    raise ValidationFailed(
+        "report.unknown_suite",
+        "无法识别中心 CA 证书的算法体系",
+        "the centre CA certificate is of no known suite",
+    )
+
+
+def load_or_create_key(path: Path, suite: str = "intl") -> tuple[bytes, bool]:
+    """The member's raw signing key from ``path``, created (0600, never overwritten) if the file is missing.
+
+    A new key is a ``suite`` signing key (Ed25519 for intl, SM2 for gm; both 32 bytes raw).
+    """
     if path.exists():
         raw = path.read_bytes()
         if len(raw) != KEY_SIZE:
@@ -53,7 +72,7 @@ def load_or_create_key(path: Path) -> tuple[bytes, bool]:
                 f"the signing key file {path} is not a {KEY_SIZE}-byte key",
             )
         return raw, False
-    private = get_suite("intl").generate_signing_keypair().private
+    private = get_suite(suite).generate_signing_keypair().private
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, private)
@@ -86,8 +105,15 @@ def certify(client: httpx.Client, project_id: int, key_path: Path) -> tuple[str,
     The certificate and the CA certificate are kept beside the key file (``KEY.cert.pem``, ``KEY.ca.pem``);
     returns the certificate and whether the key was created now.
     """
-    private, created = load_or_create_key(key_path)
-    public = get_suite("intl").signing_public_key(private)
+    r = client.get(f"{API}/ca")
+    _raise_problem(r)
+    suite = str(r.json().get("suite", ""))
+    if suite not in SUITE_NAMES:
+        raise ValidationFailed(
+            "report.unknown_suite", f"平台的证书体系 {suite} 无法识别", f"the platform's suite {suite} is unknown"
+        )
+    private, created = load_or_create_key(key_path, suite)
+    public = get_suite(suite).signing_public_key(private)
     r = client.post(f"{API}/projects/{project_id}/evaluation/certificate", json={"public_key_hex": public.hex()})
     _raise_problem(r)
     certs = r.json()
@@ -111,7 +137,8 @@ def sign_as_member(client: httpx.Client, project_id: int, key_path: Path, *, clo
     _raise_problem(r)
     now = (clock or SystemClock()).now()
     signer = Signer(private, cert_path.read_text(encoding="ascii"))
-    signed = sign_report(r.content, signer, ca_cert_pem=ca_path.read_text(encoding="ascii"), at=now)
+    ca_pem = ca_path.read_text(encoding="ascii")
+    signed = sign_report(r.content, signer, ca_cert_pem=ca_pem, at=now, suite=suite_of_ca(ca_pem))
     r = client.put(
         f"{API}/projects/{project_id}/evaluation/report.pdf",
         content=signed,
@@ -121,4 +148,4 @@ def sign_as_member(client: httpx.Client, project_id: int, key_path: Path, *, clo
     return Signed(r.json(), len(signed), False)
 
 
-__all__ = ["Signed", "certify", "load_or_create_key", "sign_as_member"]
+__all__ = ["Signed", "certify", "load_or_create_key", "sign_as_member", "suite_of_ca"]

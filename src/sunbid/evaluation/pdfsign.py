@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from sunbid.core.clock import ensure_utc
 from sunbid.core.errors import Conflict, DomainError, Forbidden, IntegrityFailure, ValidationFailed
+from sunbid.crypto import gm_asn1
 from sunbid.crypto.certificates import CertificateInfo, verify_certificate
 from sunbid.crypto.suite import resolve_suite
 from sunbid.evaluation.report_model import ATTACHMENT_NAME, FORMAT, KEYWORD_PREFIX, canonical_json, content_sha256
@@ -55,6 +56,7 @@ __all__ = [
 ]
 
 SUPPORTED_SUITES: Final = frozenset({"intl", "gm"})
+gm_asn1.register()  # before any CMS is parsed: pyHanko reads the digest algorithm's name (``sm3``) at parse time
 MAX_REPORT_BYTES: Final = 64 << 20
 _FIELD_PREFIX: Final = "sunbid-signature-"
 

@@ -278,5 +278,4 @@ def test_sign_member_needs_a_token_a_certified_key_and_a_reachable_platform(
     assert not key.exists()
     code, out = _run(*base, "--token", "t", "--certify")  # port 9 (discard): the platform cannot be reached
     assert code != 0 and json.JSONDecoder().raw_decode(out[out.index("{") :])[0]["code"] == "calc.network"
-    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"  # the key was made locally first
-    assert len(key.read_bytes()) == 32
+    assert not key.exists()  # the key's suite comes from the platform's CA: no key is made before it answers

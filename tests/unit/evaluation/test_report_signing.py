@@ -223,17 +223,6 @@ def test_a_report_without_named_certificates_cannot_be_signed(committee: Committ
     assert exc.value.code == "report.no_fingerprint"
 
 
-def test_gm_certificates_are_refused_clearly(unsigned: bytes) -> None:
-    """pyHanko has no SM2: a gm centre's report is refused with a clear error instead of a non-standard PDF."""
-    gm = make_committee("gm", members=("e1",))
-    with pytest.raises(ValidationFailed) as exc:
-        sign_report(unsigned, gm.signers["e1"], ca_cert_pem=gm.ca.certificate_pem, at=NOW, suite="gm")
-    assert exc.value.code == "report.gm_unsupported"
-    assert "SM2" in exc.value.message_zh
-    result = verify_report(unsigned, ca_cert_pem=gm.ca.certificate_pem, suite="gm")
-    assert result.codes() == ["report.gm_unsupported"]
-
-
 def test_garbage_is_not_a_report(committee: Committee) -> None:
     assert _verify(b"%PDF-1.7\nnot really", committee) in (["report.unreadable"], ["report.no_content"])
     assert _verify(b"hello", committee) == ["report.unreadable"]
