@@ -92,7 +92,7 @@ def test_verify_report_names_an_unreadable_file(tmp_path: Path, files: dict[str,
 
 def _bundle(tmp_path: Path, ca: CertificateAuthority, name: str, serial: int) -> tuple[Path, str]:
     """A member's PKCS#12 bundle issued now (the CLI signs with the system clock); returns path and fingerprint."""
-    suite = get_suite("intl")
+    suite = ca.suite
     now = SystemClock().now()
     signing, encryption = suite.generate_signing_keypair(), suite.generate_encryption_keypair()
     subject = Subject(common_name=name, organisation_name="福建省综合评标专家库", uscc=USCC)
@@ -279,3 +279,46 @@ def test_sign_member_needs_a_token_a_certified_key_and_a_reachable_platform(
     code, out = _run(*base, "--token", "t", "--certify")  # port 9 (discard): the platform cannot be reached
     assert code != 0 and json.JSONDecoder().raw_decode(out[out.index("{") :])[0]["code"] == "calc.network"
     assert not key.exists()  # the key's suite comes from the platform's CA: no key is made before it answers
+
+
+def test_gm_bundles_sign_in_turn_and_verify_report_checks_sm2_signatures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gm centre: members sign with their SM2 PKCS#12 bundles (the suite comes from the bundle), leader first;
+    ``verify-report --suite gm`` checks the SM2 signatures and fails a tampered file."""
+    now = SystemClock().now()
+    ca = CertificateAuthority.create(get_suite("gm"), "测试中心 SM2 CA", now=now - timedelta(days=1), validity_days=365)
+    bundles = {e: _bundle(tmp_path, ca, NAMES[e], serial) for serial, e in enumerate(EXPERTS, start=700)}
+    pdf = render_report_pdf(sample_report({e: fp for e, (_, fp) in bundles.items()}))
+    current = tmp_path / "report.pdf"
+    current.write_bytes(pdf)
+    ca_path = tmp_path / "ca.pem"
+    ca_path.write_text(ca.certificate_pem, encoding="ascii")
+    monkeypatch.setenv("SUNBID_BUNDLE_PASSWORD", PASSWORD)
+    member = str(bundles["e2"][0])
+    code, out = _run("calc", "sign-report", str(current), "--bundle", member, "--out", str(tmp_path / "x"))
+    assert code == 1 and "report.wrong_order" in out
+    for i, e in enumerate(EXPERTS[:3]):
+        signed = tmp_path / f"signed{i}.pdf"
+        code, out = _run("calc", "sign-report", str(current), "--bundle", str(bundles[e][0]), "--out", str(signed))
+        assert code == 0, out
+        current = signed
+    result = verify_report(current.read_bytes(), ca_cert_pem=ca.certificate_pem, suite="gm")
+    assert result.ok, result.codes()
+    assert [s.certificate_fingerprint for s in result.signatures] == [bundles[e][1] for e in EXPERTS[:3]]
+    base = ("calc", "verify-report", str(current), "--ca", str(ca_path), "--suite", "gm", "--json")
+    code, out = _run(*base)
+    assert code == 1  # partly signed: not passed without --allow-partial
+    assert json.loads(out)["ok"] is True and json.loads(out)["complete"] is False
+    code, out = _run(*base, "--allow-partial")
+    assert code == 0, out
+    assert [s["member"] for s in json.loads(out)["signatures"]] == list(EXPERTS[:3])
+    code, out = _run("calc", "verify-report", str(current), "--ca", str(ca_path), "--allow-partial", "--json")
+    assert code == 1  # the same file checked as intl does not verify
+    data = bytearray(current.read_bytes())
+    start = data.index(b"stream\n", data.index(b"/Type /Page")) + len(b"stream\n")
+    data[start + 10] ^= 0x20
+    current.write_bytes(bytes(data))
+    code, out = _run(*base, "--allow-partial")
+    assert code == 1
+    assert "report.signature_invalid" in [p["code"] for p in json.loads(out)["problems"]]
