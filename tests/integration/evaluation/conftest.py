@@ -226,7 +226,8 @@ def sign_all(vw: Vw) -> None:
     for seq in sorted(vw.members):
         vw.clock.advance(timedelta(minutes=1))
         pdf = vw.act(vw.member(seq), reports.report_pdf, vw.pid)
-        signed = sign_report(pdf, Signer(vw.keys[seq].private, vw.certs[seq]), ca_cert_pem=ca, at=vw.clock.now())
+        signer = Signer(vw.keys[seq].private, vw.certs[seq])
+        signed = sign_report(pdf, signer, ca_cert_pem=ca, at=vw.clock.now(), suite=vw.platform.suite.name)
         vw.act(vw.member(seq), reports.upload_signed, vw.pid, signed)
 
 
