@@ -200,7 +200,7 @@ def evaluate(w: DemoWorld, pid: int, draw_id: int) -> dict[str, Any]:
     ca = w.platform.ca().certificate_pem
     for seq in sorted(members):  # the leader first, then the committee's order (client-side signing)
         pdf = w.act(members[seq], lambda uow, a: reports.report_pdf(uow, a, pid))
-        signed = _off_loop(partial(sign_report, pdf, keys[seq], ca_cert_pem=ca, at=w.now))
+        signed = _off_loop(partial(sign_report, pdf, keys[seq], ca_cert_pem=ca, at=w.now, suite=w.platform.suite.name))
         _off_loop(partial(_as, w, members[seq], reports.upload_signed, pid, signed))
     return {"intervention": held, "members": len(members)}
 
