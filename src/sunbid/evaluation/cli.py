@@ -431,7 +431,20 @@ def report_cmd(
 
 
 CaOpt = typer.Option(..., "--ca", help="交易中心 CA 证书（PEM）/ the centre CA certificate (PEM)")
-SuiteOpt = typer.Option("intl", "--suite", help="证书体系 intl 或 gm / certificate suite")
+SuiteOpt = typer.Option(
+    None, "--suite", help="证书体系 intl 或 gm（默认按 CA 证书判断）/ certificate suite (default: the CA's)"
+)
+
+
+def _suite_of_ca(ca_pem: bytes) -> str:
+    """The suite of the CA certificate's own signature; ``intl`` when unreadable (verification then says why)."""
+    from sunbid.core.errors import DomainError
+    from sunbid.evaluation.member_tool import suite_of_ca
+
+    try:
+        return suite_of_ca(ca_pem.decode("ascii"))
+    except (DomainError, UnicodeDecodeError):
+        return "intl"
 
 
 @app.command("verify-report")
@@ -439,7 +452,7 @@ SuiteOpt = typer.Option("intl", "--suite", help="证书体系 intl 或 gm / cert
 def verify_report_cmd(
     report_pdf: Path = typer.Argument(..., help="已签署的评标报告 PDF / the signed report PDF"),
     ca: Path = CaOpt,
-    suite: str = SuiteOpt,
+    suite: str | None = SuiteOpt,
     allow_partial: bool = typer.Option(
         False, "--allow-partial", help="尚未全部签署也视为通过 / accept a report not yet signed by everyone"
     ),
@@ -467,6 +480,8 @@ def verify_report_cmd(
                     f"line {number} of the revocation list is not a hex serial",
                     as_json=as_json,
                 )
+    if suite is None:
+        suite = _suite_of_ca(ca_pem)
     result = verify_report(data, ca_cert_pem=ca_pem, suite=suite, revoked_serials=serials)
     passed = result.ok and (result.complete or allow_partial)
     if as_json:

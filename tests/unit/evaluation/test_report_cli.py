@@ -314,6 +314,8 @@ def test_gm_bundles_sign_in_turn_and_verify_report_checks_sm2_signatures(
     assert code == 0, out
     assert [s["member"] for s in json.loads(out)["signatures"]] == list(EXPERTS[:3])
     code, out = _run("calc", "verify-report", str(current), "--ca", str(ca_path), "--allow-partial", "--json")
+    assert code == 0, out  # without --suite, the suite is the CA certificate's
+    code, out = _run(*base[:-3], "--suite", "intl", "--allow-partial", "--json")
     assert code == 1  # the same file checked as intl does not verify
     data = bytearray(current.read_bytes())
     start = data.index(b"stream\n", data.index(b"/Type /Page")) + len(b"stream\n")
