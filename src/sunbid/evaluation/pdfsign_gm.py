@@ -133,6 +133,7 @@ class GmSignatureStatus:
 
 
 _SIGNING_CERTIFICATE_V2_OID: Final = "1.2.840.113549.1.9.16.2.47"
+_ALGORITHM_PROTECTION_OID: Final = "1.2.840.113549.1.9.52"
 
 
 def _attribute_values(signed_attrs: cms.CMSAttributes, oid: str) -> list[Any]:
@@ -159,7 +160,7 @@ def _modification_level(sig: Any) -> ModificationLevel | None:
 
 
 def _names_certificate(signed_attrs: cms.CMSAttributes, cert: asn1_x509.Certificate) -> bool:
-    """False when a signingCertificate(V2) attribute names another certificate (absent: nothing to check)."""
+    """False when a signingCertificateV2 attribute names another certificate (absent: nothing to check)."""
     value = _unique_attribute(signed_attrs, _SIGNING_CERTIFICATE_V2_OID)
     if value is None:
         return not _attribute_values(signed_attrs, _SIGNING_CERTIFICATE_V2_OID)
@@ -181,6 +182,25 @@ def _names_certificate(signed_attrs: cms.CMSAttributes, cert: asn1_x509.Certific
     return bytes(first["cert_hash"].native) == digest
 
 
+def _algorithms_protected(signed_attrs: cms.CMSAttributes, signer_info: cms.SignerInfo) -> bool:
+    """False when a CMSAlgorithmProtection attribute (RFC 6211) names other algorithms than the SignerInfo."""
+    value = _unique_attribute(signed_attrs, _ALGORITHM_PROTECTION_OID)
+    if value is None:
+        return not _attribute_values(signed_attrs, _ALGORITHM_PROTECTION_OID)
+    try:
+        protection = cms.CMSAlgorithmProtection.load(value.dump())
+        digest: str = protection["digest_algorithm"]["algorithm"].dotted
+        signature = protection["signature_algorithm"]
+        named: str | None = None if signature is core.VOID else signature["algorithm"].dotted
+    except (ValueError, TypeError, KeyError):
+        return False
+    expected: tuple[str, str] = (
+        signer_info["digest_algorithm"]["algorithm"].dotted,
+        signer_info["signature_algorithm"]["algorithm"].dotted,
+    )
+    return (digest, named) == expected
+
+
 def _signature_valid(signer_info: cms.SignerInfo, cert: asn1_x509.Certificate) -> bool:
     if signer_info["signature_algorithm"]["algorithm"].dotted not in ACCEPTED_SIGNATURE_OIDS:
         return False
@@ -199,8 +219,8 @@ def gm_signature_status(sig: Any, ca_cert_pem: str, moment: datetime) -> GmSigna
     """Check one embedded gm signature (a pyHanko ``EmbeddedPdfSignature``) offline against the centre CA.
 
     * intact — the digest algorithm is SM3, the signed attributes hold exactly one ``contentType`` (data) and one
-      ``messageDigest``, equal to SM3 over the ``/ByteRange``, and any ``signingCertificateV2`` names the
-      signer's certificate;
+      ``messageDigest``, equal to SM3 over the ``/ByteRange``, any ``signingCertificateV2`` names the signer's
+      certificate and any ``CMSAlgorithmProtection`` names the SignerInfo's algorithms;
     * valid — the SM2 signature over the signed attributes verifies with the certificate's public key;
     * trusted — the certificate was issued by the CA, is a signing certificate and was in force at ``moment``
       (:func:`sunbid.crypto.certificates.verify_certificate`; revocation is the caller's);
@@ -223,6 +243,7 @@ def gm_signature_status(sig: Any, ca_cert_pem: str, moment: datetime) -> GmSigna
         and embedded is not None
         and bytes(embedded.native) == sig.compute_digest()
         and _names_certificate(signed_attrs, cert)
+        and _algorithms_protected(signed_attrs, signer_info)
     )
     valid = _signature_valid(signer_info, cert)
     problem: DomainError | None = None

@@ -22,7 +22,12 @@ from sunbid.crypto.certificates import Subject
 from sunbid.crypto.suite import get_suite
 from sunbid.crypto.x509util import parse_pem
 from sunbid.evaluation.pdfsign import Signer, pades_sign, sign_report, verify_report
-from sunbid.evaluation.pdfsign_gm import _names_certificate, _signature_valid, _signing_certificate_v2
+from sunbid.evaluation.pdfsign_gm import (
+    _algorithms_protected,
+    _names_certificate,
+    _signature_valid,
+    _signing_certificate_v2,
+)
 from sunbid.evaluation.report import render_report_pdf
 
 GM = "gm"
@@ -454,6 +459,24 @@ def test_a_signing_certificate_attribute_must_name_the_signer(committee: Committ
     assert _names_certificate(attrs(_signing_certificate_v2(leader_cert)), leader_cert)
     assert not _names_certificate(attrs(_signing_certificate_v2(leader_cert)), other_cert)
     assert _names_certificate(cms.CMSAttributes([]), leader_cert)
+
+
+def test_an_algorithm_protection_attribute_must_name_the_signer_infos_algorithms(signed: bytes) -> None:
+    signer_info = cms.ContentInfo.load(_raw_signatures(signed)[0][1])["content"]["signer_infos"][0]
+
+    def attrs(digest: str, signature: str) -> cms.CMSAttributes:
+        value = cms.CMSAlgorithmProtection(
+            {
+                "digest_algorithm": algos.DigestAlgorithm({"algorithm": digest}),
+                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": signature}),
+            }
+        )
+        return cms.CMSAttributes([cms.CMSAttribute({"type": "cms_algorithm_protection", "values": [value]})])
+
+    assert _algorithms_protected(attrs("sm3", "sm2_sm3"), signer_info)
+    assert not _algorithms_protected(attrs("sha256", "sm2_sm3"), signer_info)
+    assert not _algorithms_protected(attrs("sm3", "sha256_ecdsa"), signer_info)
+    assert _algorithms_protected(cms.CMSAttributes([]), signer_info)
 
 
 def test_a_fresh_interpreter_verifies_a_gm_report(signed: bytes, committee: Committee, tmp_path: Path) -> None:
