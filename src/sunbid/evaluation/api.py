@@ -3,6 +3,10 @@
 Every route checks the caller's role in the project in the service (deny by default): committee members of this
 project read bids and score; regulators and the centre see interventions; the tender side sees results and the
 report once it is submitted; bidders see only the published candidates.
+
+A multi-section project is evaluated section by section: the bids and documents take ``?section=<code>``, each
+score and written reason names its ``section`` (both may be left out when the project has one section; otherwise
+``evaluation.unknown_section``).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Path, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["evaluation 评标"])
 ACCESS_PER_MINUTE = 10
 Bidder = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9A-Z]+$")]
 DocName = Annotated[str, Path(min_length=1, max_length=300)]
+SectionQ = Annotated[str | None, Query(min_length=1, max_length=64, description="标段编号 section code")]
 
 
 class CommitteeIn(StrictModel):
@@ -45,6 +50,7 @@ class LeaderIn(StrictModel):
 
 
 class ScoreItemIn(StrictModel):
+    section: str | None = Field(default=None, min_length=1, max_length=64)
     bidder: str = Field(min_length=1, max_length=32)
     item: str = Field(min_length=1, max_length=64)
     score: str = Field(min_length=1, max_length=16, pattern=r"^[0-9]+(\.[0-9]{1,2})?$")
@@ -55,6 +61,7 @@ class ScoresIn(StrictModel):
 
 
 class ReasonIn(StrictModel):
+    section: str | None = Field(default=None, min_length=1, max_length=64)
     bidder: str = Field(min_length=1, max_length=32)
     item: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=2000)
@@ -147,9 +154,9 @@ def leader(request: Request, platform: Plat, actor: CurrentActor, pid: Pid, body
 
 
 @router.get("/projects/{pid}/evaluation/bids", summary="评标：投标文件 The opened bids (committee)")
-def bids(request: Request, platform: Plat, actor: CurrentActor, pid: Pid) -> dict[str, Any]:
+def bids(request: Request, platform: Plat, actor: CurrentActor, pid: Pid, section: SectionQ = None) -> dict[str, Any]:
     with platform.uow(request_context(request)) as uow:
-        out = service_scoring.bids_view(uow, actor, pid)
+        out = service_scoring.bids_view(uow, actor, pid, section)
         uow.commit()
     return out
 
@@ -158,10 +165,16 @@ def bids(request: Request, platform: Plat, actor: CurrentActor, pid: Pid) -> dic
     "/projects/{pid}/evaluation/bids/{bidder}/documents/{name}", summary="下载投标文件 A bid document (committee)"
 )
 def document(
-    request: Request, platform: Plat, actor: CurrentActor, pid: Pid, bidder: Bidder, name: DocName
+    request: Request,
+    platform: Plat,
+    actor: CurrentActor,
+    pid: Pid,
+    bidder: Bidder,
+    name: DocName,
+    section: SectionQ = None,
 ) -> Response:
     with platform.uow(request_context(request)) as uow:
-        data = service_scoring.download(uow, actor, pid, bidder, name)
+        data = service_scoring.download(uow, actor, pid, bidder, name, section)
         uow.commit()
     return Response(
         data,
@@ -178,7 +191,7 @@ def my_scores(platform: Plat, actor: CurrentActor, pid: Pid) -> dict[str, Any]:
 
 @router.put("/projects/{pid}/evaluation/scores", summary="保存评分 Save draft scores")
 def save_scores(request: Request, platform: Plat, actor: CurrentActor, pid: Pid, body: ScoresIn) -> dict[str, Any]:
-    entries = [service_scoring.ScoreIn(s.bidder, s.item, s.score) for s in body.scores]
+    entries = [service_scoring.ScoreIn(s.bidder, s.item, s.score, s.section) for s in body.scores]
     with platform.uow(request_context(request)) as uow:
         n = service_scoring.save_scores(uow, actor, pid, entries)
         uow.commit()
@@ -188,7 +201,9 @@ def save_scores(request: Request, platform: Plat, actor: CurrentActor, pid: Pid,
 @router.post("/projects/{pid}/evaluation/submit", summary="提交评分 Submit my scores")
 def submit(request: Request, platform: Plat, actor: CurrentActor, pid: Pid, body: SubmitIn) -> dict[str, Any]:
     """409 ``evaluation.reason_required`` (with the interventions) when a score deviates without a reason."""
-    reasons = {(r.bidder, r.item): r.reason for r in body.reasons}
+    reasons: dict[tuple[str, ...], str] = {
+        (r.bidder, r.item) if r.section is None else (r.section, r.bidder, r.item): r.reason for r in body.reasons
+    }
     with platform.uow(request_context(request)) as uow:
         out = service_scoring.submit(uow, actor, pid, reasons)
         uow.commit()  # a held submission's interventions stay on record

@@ -90,13 +90,18 @@ class ScoreRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     evaluation_id: Mapped[int] = mapped_column(BigId, ForeignKey("evaluations.id", ondelete="CASCADE"), index=True)
     member_id: Mapped[int] = mapped_column(BigId, ForeignKey("evaluation_members.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(64))  # the section 标段 code
     bidder: Mapped[str] = mapped_column(String(32))  # the bidder's USCC
     item: Mapped[str] = mapped_column(String(64))
     objective: Mapped[bool] = mapped_column(Boolean, default=False)
     score: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("evaluation_id", "member_id", "bidder", "item"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "evaluation_id", "member_id", "section", "bidder", "item", name="uq_evaluation_scores_member_section_item"
+        ),
+    )
 
 
 class InterventionRow(Base):
@@ -107,6 +112,7 @@ class InterventionRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     evaluation_id: Mapped[int] = mapped_column(BigId, ForeignKey("evaluations.id", ondelete="CASCADE"), index=True)
     member_id: Mapped[int] = mapped_column(BigId, ForeignKey("evaluation_members.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(64))  # the section 标段 code
     bidder: Mapped[str] = mapped_column(String(32))
     item: Mapped[str] = mapped_column(String(64))
     score: Mapped[str] = mapped_column(String(16))

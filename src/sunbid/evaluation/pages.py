@@ -59,9 +59,26 @@ def _phase(project_state: str, evaluation_state: str, signed_in: bool) -> str:
     return "report"
 
 
-def _context(request: Request, actor: Actor, project_id: int, **extra: Any) -> dict[str, Any]:
+def _section_arg(request: Request, form: dict[str, str] | None = None) -> str | None:
+    """The section 标段 asked for (query ``?section=`` or the form's hidden field); ``None``: the first one."""
+    value = (form or {}).get("section") or request.query_params.get("section") or ""
+    return value.strip()[:64] or None
+
+
+def _context(
+    request: Request, actor: Actor, project_id: int, section: str | None = None, **extra: Any
+) -> dict[str, Any]:
     platform = platform_of(request)
-    ctx: dict[str, Any] = {"notice": "", "error": "", "held": False, "interventions": [], "bids": [], "results": None}
+    ctx: dict[str, Any] = {
+        "notice": "",
+        "error": "",
+        "held": False,
+        "interventions": [],
+        "bids": [],
+        "results": None,
+        "sections": [],
+        "section": None,
+    }
     with platform.uow(request_context(request, "web")) as uow:
         project = projects.get_project(uow, project_id)
         member = service.require_member(uow, actor, project)
@@ -69,11 +86,16 @@ def _context(request: Request, actor: Actor, project_id: int, **extra: Any) -> d
         phase = _phase(project.state, ev.state, member.signed_in_at is not None)
         ctx.update(project=project, member=member, phase=phase, evaluation_state=ev.state, signatures=ev.signatures)
         if phase in {"scoring", "report"}:
-            bids = service_scoring.bids_view(uow, actor, project_id)
+            sections = service_scoring.sections_of(uow, project)
+            if section is None and sections:
+                section = sections[0].code
+            bids = service_scoring.bids_view(uow, actor, project_id, section)
             mine = service_scoring.my_scores(uow, actor, project_id)
             ctx.update(_scoring_context(member.leader, bids, mine))
         if phase == "report" and ev.result is not None:
-            ctx["results"] = service_scoring.results_view(uow, actor, project_id)["evaluation"]
+            names = {u: n for lot in service_scoring.opened_lots(uow, project) for u, n in lot.names.items()}
+            ctx["names"] = {**names, **ctx.get("names", {})}
+            ctx["results"] = service_scoring.results_view(uow, actor, project_id)["sections"]
         ctx.update(
             has_certificate=member.certificate_fingerprint is not None,
             signed_report=member.signed_report_at is not None,
@@ -92,11 +114,15 @@ def _scoring_context(leader: bool, bids: dict[str, Any], mine: dict[str, Any]) -
         for item in f.get("items", [])
         if item["subjective"] or leader
     ]
+    section = bids["section"]
     return {
+        "section": section,
+        "section_name": bids["section_name"],
+        "sections": bids["sections"],
         "bids": bids["bids"],
         "names": {b["bidder"]: b["name"] for b in bids["bids"]},
         "items": items,
-        "scores": {(s["bidder"], s["item"]): s["score"] for s in mine["scores"]},
+        "scores": {(s["bidder"], s["item"]): s["score"] for s in mine["scores"] if s["section"] == section},
         "prices": {ln["bidder"]: ln for ln in bids["prices"]["bids"]},
         "drawn": bids["drawn"],
         "method": method,
@@ -155,7 +181,7 @@ def scoring_page(request: Request, project_id: int) -> Response:
     if actor is None:
         return RedirectResponse(f"/login?next=/evaluation/{project_id}", status_code=303)
     try:
-        ctx = _context(request, actor, project_id)
+        ctx = _context(request, actor, project_id, _section_arg(request))
     except DomainError as exc:
         return _refused(request, exc)
     return render_page(request, "evaluation/scoring.html", ctx)
@@ -169,15 +195,17 @@ def _post(request: Request, project_id: int, form: dict[str, str]) -> Response:
         verify_csrf(request, form.get("csrf_token"))
     except DomainError as exc:
         return _refused(request, exc)
+    section = _section_arg(request, form)
     entries = []
-    reasons: dict[tuple[str, str], str] = {}
+    reasons: dict[tuple[str, ...], str] = {}
     for key, value in form.items():
         kind, _, rest = key.partition("|")
-        bidder, _, item = rest.partition("|")
+        bidder, _, rest = rest.partition("|")
+        item, _, in_section = rest.partition("|")  # a reason names its section in a multi-section project
         if kind == "s" and value.strip():
-            entries.append(service_scoring.ScoreIn(bidder, item, value.strip()))
+            entries.append(service_scoring.ScoreIn(bidder, item, value.strip(), section))
         elif kind == "r" and value.strip():
-            reasons[(bidder, item)] = value.strip()
+            reasons[(in_section, bidder, item) if in_section else (bidder, item)] = value.strip()
     platform = platform_of(request)
     outcome: dict[str, Any] | None = None
     error: DomainError | None = None
@@ -200,6 +228,7 @@ def _post(request: Request, project_id: int, form: dict[str, str]) -> Response:
             request,
             actor,
             project_id,
+            section,
             notice=notice,
             error="" if error is None else f"{error.message_zh} {error.message_en}",
             held=outcome is not None and outcome["status"] == "held",

@@ -5,11 +5,15 @@ here). :func:`render_report_pdf` sets it in a CJK font (:mod:`sunbid.evaluation.
 and the content hash in every footer, and the content itself (``evaluation-report.json``, canonical JSON) attached
 to the PDF so that a verifier can check the hash and read who must sign, in which order
 (:mod:`sunbid.evaluation.pdfsign`). No database, no clock (the date is in the content).
+
+A multi-section report (:func:`merge_sections`) has the project, the method and the committee once, then a
+chapter per section 标段 (opening record, rejected bids, prices, scores, ranking, interventions, candidates) and
+the signing chapter once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Final
@@ -35,6 +39,7 @@ from sunbid.evaluation.report_model import (
     build_report,
     canonical_json,
     content_sha256,
+    merge_sections,
 )
 
 __all__ = [
@@ -51,10 +56,21 @@ __all__ = [
     "build_report",
     "canonical_json",
     "content_sha256",
+    "merge_sections",
     "render_report_pdf",
 ]
 
 _ORDINALS: Final = ("第一", "第二", "第三")
+_NUMERALS: Final = "一二三四五六七八九十"
+
+
+def _numeral(n: int) -> str:
+    """1 → 一 … 10 → 十, 11 → 十一 … 99 (chapter numbers)."""
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 0 else ("十" if tens == 1 else _NUMERALS[tens - 1] + "十")
+    return head + ("" if ones == 0 else _NUMERALS[ones - 1])
+
+
 _ROLE_ZH: Final = {"expert": "评标专家", "representative": "招标人代表"}
 
 _FAMILY: Final = "cjk"
@@ -203,12 +219,17 @@ def _render(pdf: _ReportPdf, report: EvaluationReport) -> None:
         ["项目", "内容"],
         ["项目名称", r.project_name],
         ["项目编号", r.project_code],
-        ["标段", f"{r.section_name}（{r.section_code}）" if r.section_code else r.section_name],
+        *(
+            [f"标段（{c.section_code}）", _section_line(c)]
+            if r.sections
+            else ["标段", f"{r.section_name}（{r.section_code}）" if r.section_code else r.section_name]
+            for c in r.chapters
+        ),
         ["招标人", r.tenderer],
         ["开标时间", _minute(r.opened_at) if r.opened_at else "—"],
         ["报告日期", _day(r.issued_at)],
     ]
-    if r.prices.max_price is not None:
+    if r.prices.max_price is not None and not r.sections:
         overview.append(["最高投标限价（元）", _money(r.prices.max_price)])
     pdf.grid(overview, (45, 129))
 
@@ -222,18 +243,46 @@ def _render(pdf: _ReportPdf, report: EvaluationReport) -> None:
         rows.append([str(i), m.name, "组长" if m.leader else "成员", _ROLE_ZH[m.role], m.employer or "—", fp])
     pdf.grid(rows, (16, 22, 14, 22, 52, 48))
 
-    pdf.heading("四、开标记录摘要")
+    if r.sections:
+        for n, c in enumerate(r.sections, start=4):
+            pdf.heading(f"{_numeral(n)}、标段评审：{c.section_name}（{c.section_code}）")
+            _render_section(pdf, c, lambda k, title: f"（{_numeral(k - 3)}）{title}")
+        last = len(r.sections) + 4
+    else:
+        _render_section(pdf, r, lambda k, title: f"{_numeral(k)}、{title}")
+        last = 11
+    if r.conclusion:
+        pdf.para(r.conclusion)
+
+    pdf.heading(f"{_numeral(last)}、评标委员会成员签署")
+    pdf.para(
+        "本报告由评标委员会全体成员以各自的数字证书依次电子签名（组长首先签署），签名嵌入本 PDF 文件，"
+        "可用 sunbid calc verify-report 离线验证。签署顺序："
+        + "、".join(f"{m.name}（{'组长' if m.leader else '成员'}）" for m in r.signing_order)
+        + "。"
+    )
+
+
+def _section_line(c: EvaluationReport) -> str:
+    cap = "" if c.prices.max_price is None else f"；最高投标限价 {_money(c.prices.max_price)} 元"
+    return f"{c.section_name}{cap}"
+
+
+def _render_section(pdf: _ReportPdf, r: EvaluationReport, title: Callable[[int, str], str]) -> None:
+    """One section's chapters: opening record, rejected bids, prices, scores, ranking, interventions, candidates
+    (``title`` numbers a heading: 4 is the opening record)."""
+    pdf.heading(title(4, "开标记录摘要"))
     rows = [["序号", "投标人", "投标报价（元）", "备注"]]
     for i, b in enumerate(r.opening, start=1):
         rows.append([str(i), r.name(b.bidder), _money(b.price), b.remark])
     pdf.grid(rows, (12, 70, 40, 52))
 
-    pdf.heading("五、否决投标")
+    pdf.heading(title(5, "否决投标"))
     rows = [["投标人", "投标报价（元）", "否决理由"]]
     rows += [[r.name(x.bidder), _money(x.price), x.reason_zh] for x in r.prices.rejected]
     pdf.grid(rows, (50, 34, 90))
 
-    pdf.heading("六、价格评审")
+    pdf.heading(title(6, "价格评审"))
     bt = r.prices.benchmark
     if bt is not None:
         facts = [f"评标基准价 B：{_money(bt.benchmark)} 元", f"平均值 A：{_money(points(bt.average))} 元"]
@@ -258,9 +307,9 @@ def _render(pdf: _ReportPdf, report: EvaluationReport) -> None:
     pdf.grid(rows, (46, 30, 30, 24, 22, 22))
 
     if r.method.scored:
-        _render_scores(pdf, r)
+        _render_scores(pdf, r, title)
 
-    pdf.heading("八、得分汇总与排名" if r.method.scored else "七、排名")
+    pdf.heading(title(8, "得分汇总与排名") if r.method.scored else title(7, "排名"))
     factors = [f for f in r.method.factors if f.kind != "price"]
     head = ["排名", "投标人", *[f.name_zh for f in factors], "价格得分", "评审价格（元）"]
     if r.method.scored:
@@ -275,7 +324,7 @@ def _render(pdf: _ReportPdf, report: EvaluationReport) -> None:
     rest = len(head) - 2
     pdf.grid(rows, (12, 58, *([104 / rest] * rest)))
 
-    pdf.heading("九、评分偏离干预")
+    pdf.heading(title(9, "评分偏离干预"))
     rows = [["专家", "投标人", "评分项", "评分", "均值", "书面理由"]]
     items = {i.id: i.name_zh for i in r.method.items}
     for d in r.deviations:
@@ -292,7 +341,7 @@ def _render(pdf: _ReportPdf, report: EvaluationReport) -> None:
         )
     pdf.grid(rows, (20, 34, 30, 14, 14, 62))
 
-    pdf.heading("十、推荐的中标候选人")
+    pdf.heading(title(10, "推荐的中标候选人"))
     if r.candidates:
         lines = []
         for pos, bidder in enumerate(r.candidates):
@@ -304,20 +353,10 @@ def _render(pdf: _ReportPdf, report: EvaluationReport) -> None:
         pdf.para("无有效中标候选人。", size=10.5)
     if r.evaluation.undecided:
         pdf.para(f"并列待定（须按招标文件规定确定）：{'、'.join(r.name(b) for b in r.evaluation.undecided)}")
-    if r.conclusion:
-        pdf.para(r.conclusion)
-
-    pdf.heading("十一、评标委员会成员签署")
-    pdf.para(
-        "本报告由评标委员会全体成员以各自的数字证书依次电子签名（组长首先签署），签名嵌入本 PDF 文件，"
-        "可用 sunbid calc verify-report 离线验证。签署顺序："
-        + "、".join(f"{m.name}（{'组长' if m.leader else '成员'}）" for m in r.signing_order)
-        + "。"
-    )
 
 
-def _render_scores(pdf: _ReportPdf, r: EvaluationReport) -> None:
-    pdf.heading("七、专家评分明细")
+def _render_scores(pdf: _ReportPdf, r: EvaluationReport, title: Callable[[int, str], str]) -> None:
+    pdf.heading(title(7, "专家评分明细"))
     panel = [m for m in r.committee if any(s.expert == m.id for s in r.scores)]
     by_cell = {(s.bidder, s.item, s.expert): s.score for s in r.scores}
     bidders = [row.bidder for row in r.evaluation.rows]

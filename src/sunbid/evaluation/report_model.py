@@ -5,6 +5,9 @@ committee (group leader 组长 first), the opening record summary, every expert'
 (benchmark B, drawn K), totals and ranking, at most 3 ranked candidates, the score-deviation interventions with the
 experts' written reasons, the rejected bids with reasons, and the date. :mod:`sunbid.evaluation.report` sets it as
 a PDF; :meth:`EvaluationReport.to_dict` is the canonical content that is hashed and attached to that PDF.
+
+A project of several sections 标段 has one report: :func:`merge_sections` joins the sections' reports (each
+built and checked by :func:`build_report`) into one whose chapters are the sections, signed once by the committee.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
@@ -40,6 +43,7 @@ __all__ = [
     "build_report",
     "canonical_json",
     "content_sha256",
+    "merge_sections",
     "parse_report_info",
 ]
 
@@ -117,6 +121,13 @@ class EvaluationReport:
     issued_at: datetime
     opened_at: datetime | None = None
     conclusion: str = ""
+    sections: tuple[EvaluationReport, ...] = ()
+    """The chapters of a multi-section report (:func:`merge_sections`), one per section; empty for one section."""
+
+    @property
+    def chapters(self) -> tuple[EvaluationReport, ...]:
+        """The sections' reports in order: the report itself when it covers a single section."""
+        return self.sections or (self,)
 
     @property
     def signing_order(self) -> tuple[CommitteeMember, ...]:
@@ -126,7 +137,10 @@ class EvaluationReport:
 
     @property
     def candidates(self) -> tuple[str, ...]:
-        """The ranked candidates (≤ 3, best first) — what the lifecycle's publicity step 公示 publishes."""
+        """The ranked candidates (≤ 3, best first) — what the lifecycle's publicity step 公示 publishes; of a
+        multi-section report, every section's candidates in section order."""
+        if self.sections:
+            return tuple(b for c in self.sections for b in c.evaluation.candidates)
         return self.evaluation.candidates
 
     def name(self, bidder: str) -> str:
@@ -136,12 +150,16 @@ class EvaluationReport:
         return next((m.name for m in self.committee if m.id == member_id), member_id)
 
     def publicity(self) -> list[dict[str, Any]]:
-        """The candidates as the publicity step needs them: rank, bidder, name, quoted price, total."""
+        """The candidates as the publicity step needs them: section, rank, bidder, name, quoted price, total
+        (positions count within each section)."""
+        if self.sections:
+            return [x for c in self.sections for x in c.publicity()]
         out = []
         for position, bidder in enumerate(self.candidates, start=1):
             row = self.evaluation.row(bidder)
             out.append(
                 {
+                    "section": self.section_code,
                     "position": position,
                     "rank": row.rank,
                     "bidder": bidder,
@@ -153,8 +171,41 @@ class EvaluationReport:
             )
         return out
 
+    def _chapter_dict(self) -> dict[str, Any]:
+        return {
+            "section_code": self.section_code,
+            "section_name": self.section_name,
+            "max_price": None if self.prices.max_price is None else dec_text(self.prices.max_price),
+            "opening": [
+                {"bidder": b.bidder, "name": self.name(b.bidder), "price": dec_text(b.price), "remark": b.remark}
+                for b in self.opening
+            ],
+            "prices": self.prices.to_dict(),
+            "scores": [
+                {"expert": s.expert, "bidder": s.bidder, "item": s.item, "score": dec_text(s.score)}
+                for s in sorted(self.scores, key=lambda s: (s.bidder, s.item, s.expert))
+            ],
+            "evaluation": self.evaluation.to_dict(),
+            "candidates": self.publicity(),
+            "deviations": [{**d.intervention.to_dict(), "reason": d.reason} for d in self.deviations],
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        """The whole content, JSON-ready (decimals as strings): what is hashed and attached to the PDF."""
+        """The whole content, JSON-ready (decimals as strings): what is hashed and attached to the PDF. A
+        multi-section report has the sections' parts under ``sections`` (one chapter each)."""
+        if self.sections:
+            return {
+                "format": FORMAT,
+                "project": {"code": self.project_code, "name": self.project_name, "tenderer": self.tenderer},
+                "issued_at": ensure_utc(self.issued_at).isoformat(),
+                "opened_at": None if self.opened_at is None else ensure_utc(self.opened_at).isoformat(),
+                "method": self.method.to_dict(),
+                "committee": [m.to_dict() for m in self.committee],
+                "signing_order": [m.id for m in self.signing_order],
+                "sections": [c._chapter_dict() for c in self.sections],
+                "candidates": self.publicity(),
+                "conclusion": self.conclusion,
+            }
         return {
             "format": FORMAT,
             "project": {
@@ -339,6 +390,43 @@ def build_report(
         issued_at=ensure_utc(issued_at),
         opened_at=None if opened_at is None else ensure_utc(opened_at),
         conclusion=conclusion,
+    )
+
+
+def merge_sections(parts: Sequence[EvaluationReport], *, conclusion: str | None = None) -> EvaluationReport:
+    """One report of several sections: ``parts`` are the sections' reports (each from :func:`build_report`, in
+    section order) of the same project, method, committee and date; a single part is returned as it is.
+
+    Refused (``ValidationFailed``): no part, a section twice, or parts that differ in project, method, committee,
+    opening time or date (``report.sections_mismatch``).
+    """
+    if not parts:
+        raise _bad("report.no_section", "评标报告须至少包含一个标段", "the report needs at least one section")
+    if len(parts) == 1:
+        return parts[0] if conclusion is None else replace(parts[0], conclusion=conclusion)
+    codes = [p.section_code for p in parts]
+    if len(set(codes)) != len(codes):
+        raise _bad("report.duplicate_section", "评标报告中标段重复", "a section appears twice in the report")
+    first = parts[0]
+    for p in parts[1:]:
+        fields = ("project_code", "project_name", "tenderer", "method", "committee", "issued_at", "opened_at")
+        if any(getattr(p, f) != getattr(first, f) for f in fields) or p.sections:
+            raise _bad(
+                "report.sections_mismatch",
+                f"标段 {p.section_code} 的评审与其他标段不属于同一项目、评标办法或评标委员会",
+                f"section {p.section_code} is not of the same project, method or committee",
+                section=p.section_code,
+            )
+    names: dict[str, str] = {}
+    for p in parts:
+        names.update(p.bidder_names)
+    return replace(
+        first,
+        section_code="",
+        section_name="",
+        bidder_names=names,
+        conclusion=first.conclusion if conclusion is None else conclusion,
+        sections=tuple(parts),
     )
 
 

@@ -30,15 +30,16 @@ from sunbid.evaluation.methods import dec_text
 from sunbid.evaluation.models import Evaluation
 from sunbid.evaluation.pdfsign import verify_report
 from sunbid.evaluation.report import render_report_pdf
-from sunbid.evaluation.report_model import CommitteeMember, DeviationNote, OpenedBid, build_report
+from sunbid.evaluation.report_model import CommitteeMember, DeviationNote, OpenedBid, build_report, merge_sections
 from sunbid.evaluation.scoring import ExpertScore, detect_deviations, evaluate
 from sunbid.evaluation.service import _centre_org, evaluation_of, member_of, members_of, method_of, require_member
 from sunbid.evaluation.service_scoring import (
     _interventions,
     _scores,
     member_key,
-    opened_lot,
+    opened_lots,
     prices_of,
+    result_sections,
 )
 from sunbid.identity.models import Certificate, Organisation
 from sunbid.identity.service import Actor
@@ -124,65 +125,73 @@ def build(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
             f"Members {unsigned} have no signing certificate yet.",
         )
     method = method_of(uow, project.id)
-    lot = opened_lot(uow, project)
-    prices = prices_of(method, project, lot)
     keys = {m.id: member_key(m) for m in members}
-    rows = _scores(uow, evaluation, members)
-    scores = [ExpertScore(keys[r.member_id], r.bidder, r.item, Decimal(r.score)) for r in rows if not r.objective]
-    objective: dict[str, dict[str, Decimal]] = {}
-    for r in rows:
-        if r.objective:
-            objective.setdefault(r.bidder, {})[r.item] = Decimal(r.score)
-    result = evaluate(method, prices, scores, objective, experts=[keys[m.id] for m in members])
+    all_rows = _scores(uow, evaluation, members)
     explained = {
-        (keys[i.member_id], i.bidder, i.item, i.score): i.reason or ""
+        (i.section, keys[i.member_id], i.bidder, i.item, i.score): i.reason or ""
         for i in _interventions(uow, evaluation)
         if i.status == "explained"
     }
-    notes = []
-    if method.deviation is not None:
-        for d in detect_deviations(method.deviation, method.items, scores):
-            notes.append(DeviationNote(d, explained.get((d.expert, d.bidder, d.item, dec_text(d.score)), "")))
     session = uow.session.scalar(
         select(OpeningSession).where(OpeningSession.project_id == project.id).order_by(OpeningSession.round.desc())
     )
     tenderer = uow.session.get(Organisation, project.tenderer_org_id)
-    opening = [
-        OpenedBid(
-            uscc,
-            Decimal(str(ob.price)),
-            _remark(ob.duration_days, ob.quality),
+    committee = [
+        CommitteeMember(
+            id=keys[m.id],
+            name=m.name,
+            role="expert" if m.role == "expert" else "representative",
+            leader=m.leader,
+            certificate_fingerprint=m.certificate_fingerprint or "",
         )
-        for uscc, ob in sorted(lot.bids.items())
-        if ob.price is not None
+        for m in members
     ]
-    report = build_report(
-        project_code=project.code,
-        project_name=project.name,
-        section_code=lot.section.code,
-        section_name=lot.section.name,
-        tenderer="" if tenderer is None else str(tenderer.name),
-        method=method,
-        prices=prices,
-        evaluation=result,
-        scores=scores,
-        committee=[
-            CommitteeMember(
-                id=keys[m.id],
-                name=m.name,
-                role="expert" if m.role == "expert" else "representative",
-                leader=m.leader,
-                certificate_fingerprint=m.certificate_fingerprint or "",
+    parts = []
+    for lot in opened_lots(uow, project):  # one chapter per section, each evaluated on its own
+        code = lot.section.code
+        prices = prices_of(method, project, lot)
+        rows = [r for r in all_rows if r.section == code]
+        scores = [ExpertScore(keys[r.member_id], r.bidder, r.item, Decimal(r.score)) for r in rows if not r.objective]
+        objective: dict[str, dict[str, Decimal]] = {}
+        for r in rows:
+            if r.objective:
+                objective.setdefault(r.bidder, {})[r.item] = Decimal(r.score)
+        result = evaluate(method, prices, scores, objective, experts=[keys[m.id] for m in members])
+        notes = []
+        if method.deviation is not None:
+            for d in detect_deviations(method.deviation, method.items, scores):
+                why = explained.get((code, d.expert, d.bidder, d.item, dec_text(d.score)), "")
+                notes.append(DeviationNote(d, why))
+        opening = [
+            OpenedBid(
+                uscc,
+                Decimal(str(ob.price)),
+                _remark(ob.duration_days, ob.quality),
             )
-            for m in members
-        ],
-        opening=opening,
-        issued_at=uow.now,
-        bidder_names=lot.names,
-        deviations=notes,
-        opened_at=None if session is None else session.published_at,
-        conclusion="评标委员会按招标文件规定的评标办法完成评审，推荐中标候选人如上。",
-    )
+            for uscc, ob in sorted(lot.bids.items())
+            if ob.price is not None
+        ]
+        parts.append(
+            build_report(
+                project_code=project.code,
+                project_name=project.name,
+                section_code=code,
+                section_name=lot.section.name,
+                tenderer="" if tenderer is None else str(tenderer.name),
+                method=method,
+                prices=prices,
+                evaluation=result,
+                scores=scores,
+                committee=committee,
+                opening=opening,
+                issued_at=uow.now,
+                bidder_names=lot.names,
+                deviations=notes,
+                opened_at=None if session is None else session.published_at,
+                conclusion="评标委员会按招标文件规定的评标办法完成评审，推荐中标候选人如上。",
+            )
+        )
+    report = merge_sections(parts)
     pdf = render_report_pdf(report)
     key = _report_key(project, 0, pdf)
     uow.platform.storage.put(key, pdf)
@@ -340,7 +349,7 @@ def _submit(uow: UnitOfWork, actor: Actor, project: Project, evaluation: Evaluat
     evaluation.report_document_id = doc.id
     evaluation.submitted_at = uow.now
     evaluation.state = "submitted"
-    valid = len((evaluation.result or {}).get("evaluation", {}).get("rows", []))
+    valid = sum(len(p.get("evaluation", {}).get("rows", [])) for p in result_sections(evaluation.result))
     projects.update_facts(uow, project.id, "评标报告签署完成", valid_bids=valid)
     projects.perform(uow, actor, project.id, "submit_report")
 

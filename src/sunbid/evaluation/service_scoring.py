@@ -3,6 +3,9 @@
 * Only members of this project's committee read the opened bids (manifest fields, document list) and download
   documents — each download re-opens the sealed container with the stored content key (audited by the opening
   feature, ``opening:content_key_access``) and is audited here (``evaluation:document:download``).
+* A project of several sections 标段 is evaluated by one committee, section by section: each section's bids are
+  read, scored, checked for deviations and ranked on their own (price scores with the section's drawn K and
+  maximum price), each section gets its own candidates; a member submits once, for every section.
 * Each member scores every subjective item of every valid bid; the group leader also records the objective items
   (verified from the documents; the platform holds no data to compute credit ratings or certificates). Price
   scores come from :func:`compute_prices` with the coefficient K drawn at the opening.
@@ -56,6 +59,8 @@ __all__ = [
     "member_key",
     "my_scores",
     "opened_lot",
+    "opened_lots",
+    "result_sections",
     "results_view",
     "save_scores",
     "submit",
@@ -66,16 +71,18 @@ MAX_REASON = 2000
 
 @dataclass(frozen=True, slots=True)
 class ScoreIn:
-    """One score as a member enters it: the bidder's USCC, the item id and the score (a decimal string)."""
+    """One score as a member enters it: the bidder's USCC, the item id and the score (a decimal string); the
+    section 标段 code (may be left out when the project has a single section)."""
 
     bidder: str
     item: str
     score: str
+    section: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OpenedLot:
-    """The decrypted bids of the project's opening, the section and the coefficient drawn at the opening."""
+    """The decrypted bids of one section of the project's opening, the section and the coefficient drawn for it."""
 
     section: Section
     bids: dict[str, OpeningBid]  # USCC → row
@@ -88,35 +95,81 @@ def member_key(m: CommitteeMemberRow) -> str:
     return m.expert_code or f"R{m.seq}"
 
 
-def opened_lot(uow: UnitOfWork, project: Project) -> OpenedLot:
-    """The decrypted bids of the latest opening round (one section: multi-section evaluation is not supported)."""
+def sections_of(uow: UnitOfWork, project: Project) -> list[Section]:
+    """The project's sections 标段, by code."""
+    return list(uow.session.scalars(select(Section).where(Section.project_id == project.id).order_by(Section.code)))
+
+
+def pick_section(sections: Sequence[Section], code: str | None) -> Section:
+    """The section named ``code``; ``None`` is the only section of a single-section project."""
+    if code is None and len(sections) == 1:
+        return sections[0]
+    found = next((s for s in sections if s.code == code), None)
+    if found is None:
+        codes = "、".join(s.code for s in sections)
+        if code is None:
+            raise ValidationFailed(
+                "evaluation.unknown_section",
+                f"本项目有多个标段（{codes}），请指明标段。",
+                f"The project has several sections ({codes}): name one.",
+                details={"sections": [s.code for s in sections]},
+            )
+        raise ValidationFailed(
+            "evaluation.unknown_section",
+            f"本项目没有标段 {code}（标段：{codes}）。",
+            f"The project has no section {code} (sections: {codes}).",
+            details={"section": code, "sections": [s.code for s in sections]},
+        )
+    return found
+
+
+def _opening_session(uow: UnitOfWork, project: Project) -> OpeningSession:
     s = uow.session.scalar(
         select(OpeningSession).where(OpeningSession.project_id == project.id).order_by(OpeningSession.round.desc())
     )
     if s is None:
         raise Conflict("evaluation.no_opening", "该项目没有开标记录。", "The project has no opening.")
-    sections = list(uow.session.scalars(select(Section).where(Section.project_id == project.id)))
-    if len(sections) != 1:
-        raise Conflict(
-            "evaluation.multi_section",
-            "暂只支持单标段项目的在线评标。",
-            "Online evaluation supports single-section projects only.",
-        )
+    return s
+
+
+def _lot(uow: UnitOfWork, s: OpeningSession, section: Section) -> OpenedLot:
     rows = uow.session.execute(
         select(OpeningBid, Organisation)
         .join(Organisation, Organisation.id == OpeningBid.org_id)
-        .where(OpeningBid.session_id == s.id, OpeningBid.status == "decrypted")
+        .where(OpeningBid.session_id == s.id, OpeningBid.section_id == section.id, OpeningBid.status == "decrypted")
     ).all()
     drawn: Decimal | None = None
-    value = (s.draws or {}).get(sections[0].code, {}).get("value")
+    value = (s.draws or {}).get(section.code, {}).get("value")
     if value is not None:
         drawn = Decimal(str(value))
     return OpenedLot(
-        section=sections[0],
+        section=section,
         bids={str(org.uscc): ob for ob, org in rows},
         names={str(org.uscc): str(org.name) for _, org in rows},
         drawn=drawn,
     )
+
+
+def opened_lot(uow: UnitOfWork, project: Project, section_code: str | None = None) -> OpenedLot:
+    """The decrypted bids of one section in the latest opening round (``None``: the only section)."""
+    s = _opening_session(uow, project)
+    return _lot(uow, s, pick_section(sections_of(uow, project), section_code))
+
+
+def opened_lots(uow: UnitOfWork, project: Project) -> list[OpenedLot]:
+    """Every section's decrypted bids in the latest opening round, by section code."""
+    s = _opening_session(uow, project)
+    return [_lot(uow, s, section) for section in sections_of(uow, project)]
+
+
+def result_sections(result: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The per-section results of ``Evaluation.result`` (``{"sections": [...]}``); a result stored before sections
+    were evaluated separately (``{"prices", "evaluation"}``) reads as one section without a code."""
+    if not result:
+        return []
+    if "sections" in result:
+        return [dict(x) for x in result["sections"]]
+    return [{"section": None, "name": None, **result}]
 
 
 def prices_of(method: EvaluationMethod, project: Project, lot: OpenedLot) -> PriceResult:
@@ -152,18 +205,22 @@ def _audit(uow: UnitOfWork, project: Project, action: str, **data: Any) -> int |
 # --- reading the bids --------------------------------------------------------------------------------------
 
 
-def bids_view(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
-    """The opened bids for a committee member: manifest fields, documents, the price computation."""
+def bids_view(uow: UnitOfWork, actor: Actor, project_id: int, section: str | None = None) -> dict[str, Any]:
+    """The opened bids of one section (``None``: the only one) for a committee member: manifest fields, documents,
+    the price computation, and the project's sections."""
     project = projects.get_project(uow, project_id)
     member = require_member(uow, actor, project)
     if project.state not in {"evaluation", "reported", "publicity"}:
         raise _not_started()
     method = method_of(uow, project.id)
-    lot = opened_lot(uow, project)
+    lot = opened_lot(uow, project, section)
     prices = prices_of(method, project, lot)
-    _audit(uow, project, "bids:view", member=member.seq)
+    _audit(uow, project, "bids:view", member=member.seq, section=lot.section.code)
     return {
         "project": project.code,
+        "section": lot.section.code,
+        "section_name": lot.section.name,
+        "sections": [{"code": x.code, "name": x.name} for x in sections_of(uow, project)],
         "method": method.to_dict(),
         "drawn": None if lot.drawn is None else dec_text(lot.drawn),
         "bids": [
@@ -182,13 +239,16 @@ def bids_view(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
     }
 
 
-def download(uow: UnitOfWork, actor: Actor, project_id: int, bidder: str, name: str) -> bytes:
-    """One document of an opened bid, for committee members only; re-opened from the container, audited."""
+def download(
+    uow: UnitOfWork, actor: Actor, project_id: int, bidder: str, name: str, section: str | None = None
+) -> bytes:
+    """One document of an opened bid in a section (``None``: the only one), for committee members only;
+    re-opened from the container, audited."""
     project = projects.get_project(uow, project_id)
     member = require_member(uow, actor, project)
     if project.state not in {"evaluation", "reported", "publicity"}:
         raise _not_started()
-    lot = opened_lot(uow, project)
+    lot = opened_lot(uow, project, section)
     ob = lot.bids.get(bidder)
     if ob is None or not any(d["name"] == name for d in (ob.documents or [])):
         raise NotFound("evaluation.no_document", "没有该投标文件。", "No such bid document.")
@@ -212,7 +272,7 @@ def download(uow: UnitOfWork, actor: Actor, project_id: int, bidder: str, name: 
         )
     if name not in sink.files:
         raise IntegrityFailure("evaluation.document_missing", "投标文件内容缺失。", "The document is missing.")
-    _audit(uow, project, "document:download", member=member.seq, bidder=bidder, document=name)
+    _audit(uow, project, "document:download", member=member.seq, section=lot.section.code, bidder=bidder, document=name)
     return sink.files[name]
 
 
@@ -238,17 +298,22 @@ def _parse_score(method: EvaluationMethod, item_id: str, raw: str) -> tuple[Deci
 
 
 def save_scores(uow: UnitOfWork, actor: Actor, project_id: int, entries: Sequence[ScoreIn]) -> int:
-    """Store (or change) the member's draft scores; objective items by the group leader only."""
+    """Store (or change) the member's draft scores (each in its section); objective items by the group leader only."""
     project = projects.get_project(uow, project_id)
     member = require_member(uow, actor, project)
     evaluation = _scoring(uow, project)
     if member.submitted_at is not None:
         raise Conflict("evaluation.submitted", "您的评分已提交，不能修改。", "Your scores are already submitted.")
     method = method_of(uow, project.id)
-    lot = opened_lot(uow, project)
-    valid = {ln.bidder for ln in prices_of(method, project, lot).lines}
+    sections = sections_of(uow, project)
+    session = _opening_session(uow, project)
+    valid_of: dict[str, set[str]] = {}
     for e in entries:
-        if e.bidder not in valid:
+        section = pick_section(sections, e.section).code
+        if section not in valid_of:
+            lot = _lot(uow, session, pick_section(sections, section))
+            valid_of[section] = {ln.bidder for ln in prices_of(method, project, lot).lines}
+        if e.bidder not in valid_of[section]:
             raise ValidationFailed(
                 "evaluation.unknown_bidder", f"投标人 {e.bidder} 不参与评审。", f"{e.bidder} is not evaluated."
             )
@@ -263,12 +328,15 @@ def save_scores(uow: UnitOfWork, actor: Actor, project_id: int, entries: Sequenc
             select(ScoreRow).where(
                 ScoreRow.evaluation_id == evaluation.id,
                 ScoreRow.member_id == member.id,
+                ScoreRow.section == section,
                 ScoreRow.bidder == e.bidder,
                 ScoreRow.item == e.item,
             )
         )
         if row is None:
-            row = ScoreRow(evaluation_id=evaluation.id, member_id=member.id, bidder=e.bidder, item=e.item)
+            row = ScoreRow(
+                evaluation_id=evaluation.id, member_id=member.id, section=section, bidder=e.bidder, item=e.item
+            )
             uow.session.add(row)
         row.objective, row.score, row.updated_at = objective, dec_text(value), uow.now
     uow.session.flush()
@@ -297,8 +365,8 @@ def my_scores(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
         "leader": member.leader,
         "submitted": member.submitted_at is not None,
         "scores": [
-            {"bidder": r.bidder, "item": r.item, "score": r.score, "objective": r.objective}
-            for r in sorted(rows, key=lambda r: (r.bidder, r.item))
+            {"section": r.section, "bidder": r.bidder, "item": r.item, "score": r.score, "objective": r.objective}
+            for r in sorted(rows, key=lambda r: (r.section, r.bidder, r.item))
         ],
         "interventions": [_intervention_out(i, member) for i in _interventions(uow, evaluation, member.id)],
     }
@@ -316,6 +384,7 @@ def _intervention_out(i: InterventionRow, m: CommitteeMemberRow | None) -> dict[
         "id": i.id,
         "member": None if m is None else m.seq,
         "expert": None if m is None else member_key(m),
+        "section": i.section,
         "bidder": i.bidder,
         "item": i.item,
         "score": i.score,
@@ -335,11 +404,18 @@ def _expert_scores(rows: Sequence[ScoreRow], keys: Mapping[int, str]) -> list[Ex
 
 
 def _record_intervention(
-    uow: UnitOfWork, project: Project, evaluation: Evaluation, member: CommitteeMemberRow, d: Intervention, reason: str
+    uow: UnitOfWork,
+    project: Project,
+    evaluation: Evaluation,
+    member: CommitteeMemberRow,
+    section: str,
+    d: Intervention,
+    reason: str,
 ) -> InterventionRow:
     row = InterventionRow(
         evaluation_id=evaluation.id,
         member_id=member.id,
+        section=section,
         bidder=d.bidder,
         item=d.item,
         score=dec_text(d.score),
@@ -360,6 +436,7 @@ def _record_intervention(
         "intervention",
         intervention=row.id,
         member=member.seq,
+        section=section,
         bidder=d.bidder,
         item=d.item,
         deviation=row.deviation,
@@ -374,14 +451,16 @@ def _record_intervention(
             kind="evaluation.intervention",
             subject_zh=f"项目 {project.code} 评分偏离干预",
             body_zh=(
-                f"项目 {project.code} 评标委员会成员 {member.seq} 对投标人 {d.bidder} 评分项 {d.item} 的评分 "
-                f"{row.score} 偏离平均值 {row.mean}（偏离 {row.deviation}，阈值 {row.threshold}），"
+                f"项目 {project.code} 评标委员会成员 {member.seq} 对标段 {section} 投标人 {d.bidder} "
+                f"评分项 {d.item} 的评分 {row.score} 偏离平均值 {row.mean}"
+                f"（偏离 {row.deviation}，阈值 {row.threshold}），"
                 "系统已暂停其提交，要求书面说明理由。"
             ),
             subject_en=f"Score deviation intervention in {project.code}",
             body_en=(
                 f"Member {member.seq} of the committee of {project.code} scored {row.score} on {d.item} of "
-                f"{d.bidder}, deviating {row.deviation} from the mean {row.mean} (threshold {row.threshold}); "
+                f"{d.bidder} in section {section}, deviating {row.deviation} from the mean {row.mean} "
+                f"(threshold {row.threshold}); "
                 "the submission is stopped until a written reason is given."
             ),
             dedupe=f"evaluation-intervention:{row.id}",
@@ -394,29 +473,34 @@ def _reconcile(
     project: Project,
     evaluation: Evaluation,
     member: CommitteeMemberRow,
-    deviations: Sequence[Intervention],
-    reasons: Mapping[tuple[str, str], str],
+    deviations: Sequence[tuple[str, Intervention]],
+    reasons: Mapping[tuple[str, ...], str],
 ) -> list[InterventionRow]:
-    """Match the member's current deviations with stored interventions; returns the ones still open."""
+    """Match the member's current deviations (section, deviation) with stored interventions; returns the ones
+    still open. ``reasons`` are keyed (section, bidder, item), or (bidder, item) for any section."""
     stored = _interventions(uow, evaluation, member.id)
-    current = {(d.bidder, d.item): d for d in deviations}
+    current = {(section, d.bidder, d.item): d for section, d in deviations}
     for row in stored:  # a score revised so that it no longer deviates (or changed) closes the old intervention
-        d = current.get((row.bidder, row.item))
+        d = current.get((row.section, row.bidder, row.item))
         if row.status == "open" and (d is None or dec_text(d.score) != row.score):
             row.status, row.resolved_at = "revised", uow.now
     blocking: list[InterventionRow] = []
-    for (bidder, item), d in sorted(current.items()):
-        same = [r for r in stored if (r.bidder, r.item) == (bidder, item) and r.score == dec_text(d.score)]
+    for (section, bidder, item), d in sorted(current.items()):
+        same = [
+            r
+            for r in stored
+            if (r.section, r.bidder, r.item) == (section, bidder, item) and r.score == dec_text(d.score)
+        ]
         if any(r.status == "explained" for r in same):
             continue
-        reason = (reasons.get((bidder, item)) or "").strip()
+        reason = (reasons.get((section, bidder, item)) or reasons.get((bidder, item)) or "").strip()
         if len(reason) > MAX_REASON:
             raise ValidationFailed(
                 "evaluation.reason_too_long", f"书面理由不得超过 {MAX_REASON} 字。", "The reason is too long."
             )
         open_row = next((r for r in same if r.status == "open"), None)
         if open_row is None:
-            open_row = _record_intervention(uow, project, evaluation, member, d, reason)
+            open_row = _record_intervention(uow, project, evaluation, member, section, d, reason)
         elif reason:
             open_row.status, open_row.reason, open_row.resolved_at = "explained", reason, uow.now
             _audit(uow, project, "intervention:explained", intervention=open_row.id, member=member.seq)
@@ -425,10 +509,23 @@ def _reconcile(
     return blocking
 
 
+def _deviations(
+    method: EvaluationMethod, rows: Sequence[ScoreRow], keys: Mapping[int, str]
+) -> list[tuple[str, Intervention]]:
+    """The deviating scores, detected section by section (each section's panel scores on their own)."""
+    assert method.deviation is not None
+    out: list[tuple[str, Intervention]] = []
+    for section in sorted({r.section for r in rows}):
+        pool = _expert_scores([r for r in rows if r.section == section], keys)
+        out += [(section, d) for d in detect_deviations(method.deviation, method.items, pool)]
+    return out
+
+
 def submit(
-    uow: UnitOfWork, actor: Actor, project_id: int, reasons: Mapping[tuple[str, str], str] | None = None
+    uow: UnitOfWork, actor: Actor, project_id: int, reasons: Mapping[tuple[str, ...], str] | None = None
 ) -> dict[str, Any]:
-    """Submit the member's scores; ``held`` (with the interventions) if a score deviates without a reason.
+    """Submit the member's scores of every section; ``held`` (with the interventions) if a score deviates without
+    a reason. ``reasons`` are keyed (section, bidder, item), or (bidder, item) in a single-section project.
 
     The caller commits in both cases: a held submission's interventions are on record.
     """
@@ -439,34 +536,39 @@ def submit(
     if member.submitted_at is not None:
         raise Conflict("evaluation.submitted", "您的评分已提交。", "Your scores are already submitted.")
     method = method_of(uow, project.id)
-    lot = opened_lot(uow, project)
-    valid = sorted(ln.bidder for ln in prices_of(method, project, lot).lines)
+    lots = opened_lots(uow, project)
     members = members_of(uow, evaluation)
     keys = {m.id: member_key(m) for m in members}
     mine = _scores(uow, evaluation, [member])
-    have = {(r.bidder, r.item) for r in mine}
+    have = {(r.section, r.bidder, r.item) for r in mine}
     missing = [
-        (b, i.id) for b in valid for i in method.items if (i.subjective or member.leader) and (b, i.id) not in have
+        (lot.section.code, b, i.id)
+        for lot in lots
+        for b in sorted(ln.bidder for ln in prices_of(method, project, lot).lines)
+        for i in method.items
+        if (i.subjective or member.leader) and (lot.section.code, b, i.id) not in have
     ]
     if missing:
+        where = f"标段 {missing[0][0]} " if len(lots) > 1 else ""
+        where_en = f" in section {missing[0][0]}" if len(lots) > 1 else ""
         raise ValidationFailed(
             "evaluation.scores_missing",
-            f"尚有 {len(missing)} 项未评分（如 {missing[0][0]} 的 {missing[0][1]}）。",
-            f"{len(missing)} scores are missing (e.g. {missing[0][1]} of {missing[0][0]}).",
-            details={"missing": [{"bidder": b, "item": i} for b, i in missing[:50]]},
+            f"尚有 {len(missing)} 项未评分（如{where} {missing[0][1]} 的 {missing[0][2]}）。",
+            f"{len(missing)} scores are missing (e.g. {missing[0][2]} of {missing[0][1]}{where_en}).",
+            details={"missing": [{"section": sc, "bidder": b, "item": i} for sc, b, i in missing[:50]]},
         )
     blocking: list[InterventionRow] = []
     if method.deviation is not None:
         others = [m for m in members if m.submitted_at is not None and m.id != member.id]
-        pool = _expert_scores(_scores(uow, evaluation, others) + mine, keys)
-        mine_dev = [d for d in detect_deviations(method.deviation, method.items, pool) if d.expert == keys[member.id]]
+        found = _deviations(method, _scores(uow, evaluation, others) + mine, keys)
+        mine_dev = [(sc, d) for sc, d in found if d.expert == keys[member.id]]
         blocking = _reconcile(uow, project, evaluation, member, mine_dev, reasons)
     if blocking:
         return {"status": "held", "interventions": [_intervention_out(i, member) for i in blocking]}
     member.submitted_at = uow.now
     _audit(uow, project, "scores:submit", member=member.seq)
     if all(m.submitted_at is not None for m in members):
-        _finish(uow, project, evaluation, method, lot, members)
+        _finish(uow, project, evaluation, method, lots, members)
     return {"status": "submitted", "evaluation": evaluation.state}
 
 
@@ -475,17 +577,18 @@ def _finish(
     project: Project,
     evaluation: Evaluation,
     method: EvaluationMethod,
-    lot: OpenedLot,
+    lots: Sequence[OpenedLot],
     members: Sequence[CommitteeMemberRow],
 ) -> None:
+    """Every member has submitted: check the whole panel again, then evaluate each section on its own."""
     keys = {m.id: member_key(m) for m in members}
     rows = _scores(uow, evaluation, members)
-    scores = _expert_scores(rows, keys)
     if method.deviation is not None:
-        all_dev = detect_deviations(method.deviation, method.items, scores)
+        all_dev = _deviations(method, rows, keys)
         reopened = []
         for m in members:
-            blocking = _reconcile(uow, project, evaluation, m, [d for d in all_dev if d.expert == keys[m.id]], {})
+            mine = [(sc, d) for sc, d in all_dev if d.expert == keys[m.id]]
+            blocking = _reconcile(uow, project, evaluation, m, mine, {})
             if blocking:
                 m.submitted_at = None
                 reopened.append(m)
@@ -503,16 +606,36 @@ def _finish(
         if reopened:
             _audit(uow, project, "scores:reopened", members=[m.seq for m in reopened])
             return
-    objective: dict[str, dict[str, Decimal]] = {}
-    for r in rows:
-        if r.objective:
-            objective.setdefault(r.bidder, {})[r.item] = Decimal(r.score)
-    prices = prices_of(method, project, lot)
-    result = evaluate(method, prices, scores, objective, experts=[keys[m.id] for m in members])
-    evaluation.result = {"prices": prices.to_dict(), "evaluation": result.to_dict()}
+    parts: list[dict[str, Any]] = []
+    for lot in lots:
+        code = lot.section.code
+        section_rows = [r for r in rows if r.section == code]
+        objective: dict[str, dict[str, Decimal]] = {}
+        for r in section_rows:
+            if r.objective:
+                objective.setdefault(r.bidder, {})[r.item] = Decimal(r.score)
+        prices = prices_of(method, project, lot)
+        scores = _expert_scores(section_rows, keys)
+        result = evaluate(method, prices, scores, objective, experts=[keys[m.id] for m in members])
+        parts.append(
+            {"section": code, "name": lot.section.name, "prices": prices.to_dict(), "evaluation": result.to_dict()}
+        )
+    evaluation.result = {"sections": parts}
     evaluation.state = "scored"
     evaluation.scored_at = uow.now
-    _audit(uow, project, "scored", candidates=list(result.candidates), undecided=list(result.undecided))
+    _audit(
+        uow,
+        project,
+        "scored",
+        sections=[
+            {
+                "section": p["section"],
+                "candidates": p["evaluation"]["candidates"],
+                "undecided": p["evaluation"]["undecided"],
+            }
+            for p in parts
+        ],
+    )
 
 
 # --- who sees what -----------------------------------------------------------------------------------------
@@ -551,10 +674,15 @@ def results_view(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, An
         raise Conflict("evaluation.not_scored", "全体成员提交评分后才有评审结果。", "Not every member has submitted.")
     members = members_of(uow, evaluation)
     keys = {m.id: member_key(m) for m in members}
-    return {
-        **evaluation.result,
-        "scores": [
+    rows = sorted(_scores(uow, evaluation, members), key=lambda r: (r.section, r.bidder, r.item, keys[r.member_id]))
+    parts = result_sections(evaluation.result)
+    for part in parts:
+        part["scores"] = [
             {"expert": keys[r.member_id], "bidder": r.bidder, "item": r.item, "score": r.score}
-            for r in sorted(_scores(uow, evaluation, members), key=lambda r: (r.bidder, r.item, keys[r.member_id]))
-        ],
-    }
+            for r in rows
+            if part["section"] is None or r.section == part["section"]
+        ]
+    out: dict[str, Any] = {"sections": parts}
+    if len(parts) == 1:  # a single-section project reads as before: prices, evaluation and scores at the top
+        out.update(parts[0])
+    return out
