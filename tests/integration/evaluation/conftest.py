@@ -4,6 +4,10 @@
 opening, four A0101 experts drawn and confirmed, the opening finished (project ``opened``), the clock at the
 evaluation start. ``started(vw)`` forms the committee (four experts + the tenderer's representative), redeems the
 access codes, signs everyone in, records the leader and performs ``start_evaluation``.
+
+``vw2`` (fixture): the same with two sections 标段 (``SECTIONS``: different maximum prices, each with its own
+opening key and drawn K); the three bidders bid in both (``SECTION_PRICES``), bidder C above the maximum price of
+section 02.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from sunbid.bidding import service as bids
 from sunbid.core.clock import FakeClock
 from sunbid.crypto.suite import KeyPair
 from sunbid.draws.domain import DecimalRange
@@ -29,18 +34,31 @@ from sunbid.experts import pool as pool_service
 from sunbid.experts import service as experts
 from sunbid.experts.domain import AvoidancePolicy, SlotRequest
 from sunbid.experts.pool import PoolKeys
+from sunbid.identity import service as identity
 from sunbid.identity.models import User
 from sunbid.identity.service import Actor, load_actor
 from sunbid.notifications.models import SmsSimulatorMessage
 from sunbid.opening import session
+from sunbid.opening.models import OpeningKey, OpeningSession
 from sunbid.platform.container import Platform
 from sunbid.projects import service as projects
+from sunbid.projects.models import Project, Section
+from tests.integration.bidding.bidtools import chunks, make_sealer
+from tests.integration.bidding.conftest import T0
 from tests.integration.experts.conftest import csv_text, expert_row, phone
-from tests.integration.opening.conftest import BIDDERS, Ow, make_ow
+from tests.integration.opening.conftest import BIDDERS, Ow, add_custodians, make_ow
 from tests.integration.projects.conftest import Tw
 from tests.integration.projects.conftest import tw as tw  # the fixture
 
 PRICES = {"bidder_a": "11800000.00", "bidder_b": "11500000.00", "bidder_c": "12100000.00"}
+SECTIONS = (
+    projects.SectionIn("01", "一标段 道路主体工程", Decimal("12500000.00"), Decimal("12500000.00")),
+    projects.SectionIn("02", "二标段 排水管网工程", Decimal("6000000.00"), Decimal("6000000.00")),
+)
+SECTION_PRICES = {
+    "01": PRICES,
+    "02": {"bidder_a": "5800000.00", "bidder_b": "5650000.00", "bidder_c": "6100000.00"},  # C above the cap
+}
 EXPERT_PASSWORD = "Expert-pass-2026"
 METHOD = "eng-comprehensive"
 
@@ -105,8 +123,89 @@ def sms_to(platform: Platform, number: str) -> list[str]:
         return [m.text for m in s.scalars(select(SmsSimulatorMessage).where(SmsSimulatorMessage.phone == number))]
 
 
-def make_vw(tw: Tw, clock: FakeClock, suite_name: str) -> Vw:
-    ow = make_ow(tw, clock, suite_name)
+def _to_bidding_in_sections(tw: Tw, clock: FakeClock) -> tuple[int, str, datetime]:
+    """Like ``to_bidding`` but the project has the two ``SECTIONS``; returns id, code, deadline."""
+    with tw.platform.uow() as uow:
+        project: Project = projects.create_project(
+            uow,
+            tw.actor("agency"),
+            name="池州市示范道路及排水工程",
+            procedure_code="eng_open",
+            tenderer_org_id=tw.world.orgs["tenderer"].id,
+            agency_org_id=tw.world.orgs["agency"].id,
+            budget="18500000.00",
+            sections=list(SECTIONS),
+        )
+        pid, code = int(project.id), str(project.code)
+        uow.commit()
+
+    def act(who: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        with tw.platform.uow() as uow:
+            result = fn(uow, tw.actor(who), *args, **kwargs)
+            uow.commit()
+            return result
+
+    act("operator", projects.perform, pid, "accept", {"green_channel": True})
+    act("agency", projects.perform, pid, "publish_announcement", {})
+    act(
+        "agency",
+        projects.add_document,
+        pid,
+        kind="tender_documents",
+        title="招标文件",
+        filename="zbwj.pdf",
+        content_type="application/pdf",
+        data=b"%PDF-1.7 tender",
+    )
+    deadline = clock.now() + timedelta(days=21)
+    act("agency", projects.perform, pid, "issue_documents", {"bid_deadline": deadline.isoformat()})
+    return pid, code, deadline
+
+
+def _make_ow_in_sections(tw: Tw, clock: FakeClock, suite_name: str) -> Ow:
+    """Like ``make_ow`` with the two-section project."""
+    from tests.support.world import PASSWORD
+
+    clock.set(T0)
+    with tw.platform.uow() as uow:
+        user = identity.create_user(uow, username="bidder_c", display_name="丙", password=PASSWORD)
+        identity.add_membership(uow, user=user, org=tw.world.orgs["bidder_c"], role="bidder")
+        uow.commit()
+    custodian_keys = add_custodians(tw.platform, tw.world)
+    pid, code, deadline = _to_bidding_in_sections(tw, clock)
+    sealer = make_sealer(suite_name, tw.platform, tw.platform.ca())
+    return Ow(tw, clock, sealer, pid, code, deadline, custodian_keys)
+
+
+def _bid_in(ow: Ow, who: str, section: str, price: str) -> tuple[int, bytes]:
+    """``who`` seals and uploads a bid in ``section``; returns the bid id and the container."""
+    data = ow.sealer.seal(ow.org(who), ow.code, section, price=price)
+    digest = ow.platform.suite.digest(data).hex()
+    upload = ow.act(who, bids.create_upload, ow.pid, section, length=len(data), container_hash=digest)
+    for at, piece in chunks(data):
+        ow.act(who, bids.append_chunk, upload.id, at, piece)
+    return int(ow.act(who, bids.complete_upload, upload.id).id), data
+
+
+def _decrypt_in(ow: Ow, who: str, section: str, bid_id: int, data: bytes) -> None:
+    import base64
+
+    from sunbid.bidding.container import unwrap_content_key
+
+    with ow.platform.db.read() as s:
+        context = s.scalars(
+            select(OpeningKey.context)
+            .join(Section, Section.id == OpeningKey.section_id)
+            .where(Section.project_id == ow.pid, Section.code == section)
+        ).one()
+    raw = unwrap_content_key(
+        ow.platform.suite, data, context=context, encryption_private=ow.sealer.encryption_private(ow.org(who))
+    )
+    ow.act(who, session.decrypt, ow.pid, bid_id, base64.b64encode(raw).decode())
+
+
+def make_vw(tw: Tw, clock: FakeClock, suite_name: str, *, sections: bool = False) -> Vw:
+    ow = _make_ow_in_sections(tw, clock, suite_name) if sections else make_ow(tw, clock, suite_name)
     platform = ow.platform
     ow.settings(coefficient=DecimalRange("0.95", "0.98", "0.005"))
     ow.act("agency", evaluation.attach_method, ow.pid, method_json())
@@ -127,12 +226,22 @@ def make_vw(tw: Tw, clock: FakeClock, suite_name: str) -> Vw:
         draw = experts.commit_draw(uow, keys, request)
         draw_id = int(draw.id)
         uow.commit()
-    for who in BIDDERS:
-        ow.submit(who, price=PRICES[who])
-    ow.to_deadline()
-    for who in BIDDERS:
-        ow.decrypt(who)
-    assert ow.act("operator", session.finish, ow.pid) == (3, "opened")
+    if sections:
+        sealed = {
+            (who, code): _bid_in(ow, who, code, SECTION_PRICES[code][who]) for code in SECTION_PRICES for who in BIDDERS
+        }
+        ow.to_deadline()
+        for (who, code), (bid_id, data) in sealed.items():
+            _decrypt_in(ow, who, code, bid_id, data)
+        assert ow.act("operator", session.finish, ow.pid) == (6, "opened")
+        _distinct_k(ow)
+    else:
+        for who in BIDDERS:
+            ow.submit(who, price=PRICES[who])
+        ow.to_deadline()
+        for who in BIDDERS:
+            ow.decrypt(who)
+        assert ow.act("operator", session.finish, ow.pid) == (3, "opened")
     clock.set(ow.deadline + timedelta(minutes=30))
     with platform.uow() as uow:
         experts.run_draw(uow, keys, draw_id)
@@ -149,9 +258,29 @@ def make_vw(tw: Tw, clock: FakeClock, suite_name: str) -> Vw:
     return Vw(ow, draw_id, evaluation_at)
 
 
+def _distinct_k(ow: Ow) -> None:
+    """Each section drew its own K at the opening; should both draws have hit the same value, section 02's is set
+    to another value of the range, so that the test tells the sections' coefficients apart."""
+    with ow.platform.uow() as uow:
+        row = uow.session.scalars(select(OpeningSession).where(OpeningSession.project_id == ow.pid)).one()
+        draws = dict(row.draws or {})
+        assert set(draws) == {"01", "02"}
+        if Decimal(str(draws["01"]["value"])) == Decimal(str(draws["02"]["value"])):
+            other = "0.955" if Decimal(str(draws["01"]["value"])) != Decimal("0.955") else "0.975"
+            draws["02"] = {**draws["02"], "value": other}
+            row.draws = draws
+        uow.commit()
+
+
 @pytest.fixture
 def vw(tw: Tw, clock: FakeClock, suite_name: str) -> Vw:
     return make_vw(tw, clock, suite_name)
+
+
+@pytest.fixture
+def vw2(tw: Tw, clock: FakeClock, suite_name: str) -> Vw:
+    """Two sections 标段, three bidders in each, opened."""
+    return make_vw(tw, clock, suite_name, sections=True)
 
 
 def form(vw: Vw) -> None:
@@ -198,10 +327,10 @@ def plan_scores(vw: Vw, seq: int, plan_a: str = "12") -> list[Any]:
     return out
 
 
-def drawn_k(vw: Vw) -> Decimal:
+def drawn_k(vw: Vw, section: str = "01") -> Decimal:
     row = vw.ow.session_row()
     assert row.draws is not None
-    return Decimal(str(row.draws["01"]["value"]))
+    return Decimal(str(row.draws[section]["value"]))
 
 
 def score_all(vw: Vw) -> None:
