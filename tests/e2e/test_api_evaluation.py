@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sunbid.evaluation.pdfsign import Signer, sign_report, verify_report
 from sunbid.identity import service as identity
 from sunbid.identity.models import User
-from tests.integration.evaluation.conftest import EXPERT_PASSWORD, Vw, method_json, sms_to
+from tests.integration.evaluation.conftest import EXPERT_PASSWORD, Vw, make_vw, method_json, sms_to, started
 from tests.integration.evaluation.conftest import vw as vw  # the fixture
 from tests.integration.experts.conftest import phone
 from tests.integration.projects.conftest import tw as tw  # the fixture
@@ -181,3 +181,64 @@ def test_the_whole_evaluation_over_http(vw: Vw, http: Http) -> None:
     published = _ok(http.call("POST", "agency", "publish"))["candidates"]
     public = _ok(http.call("GET", None, "candidates"))
     assert public["candidates"] == published and published[0]["position"] == 1
+
+
+@pytest.fixture
+def vw2(tw: Any, clock: Any, suite_name: str) -> Vw:
+    return make_vw(tw, clock, suite_name, sections=True)
+
+
+def _section_scores(vw: Vw, seq: int, section: str, plan_a: str = "12") -> list[dict[str, str]]:
+    out = []
+    for who in ("bidder_a", "bidder_b") if section == "02" else ("bidder_a", "bidder_b", "bidder_c"):
+        uscc = vw.uscc(who)
+        items = [("plan", plan_a if who == "bidder_a" else "11"), ("schedule", "8")]
+        if seq == 1:
+            items += [("quality", "5"), ("credit", "5"), ("experience", "3")]
+        out += [{"section": section, "bidder": uscc, "item": i, "score": v} for i, v in items]
+    return out
+
+
+def test_scoring_a_two_section_project_over_http_names_the_section(vw2: Vw, client: TestClient) -> None:
+    vw = started(vw2)
+    http = Http(vw, client)
+    members = dict(vw.members)
+    for who in members.values():
+        if who != "tenderer":
+            http.login(who, EXPERT_PASSWORD)
+    missing = http.call("GET", members[2], "bids")
+    assert missing.status_code == 422 and missing.json()["code"] == "evaluation.unknown_section"
+    assert missing.json()["details"]["sections"] == ["01", "02"]
+    unknown = http.call("GET", members[2], "bids", params={"section": "09"})
+    assert unknown.status_code == 422 and unknown.json()["code"] == "evaluation.unknown_section"
+    two = _ok(http.call("GET", members[2], "bids", params={"section": "02"}))
+    assert two["section"] == "02" and [s["code"] for s in two["sections"]] == ["01", "02"]
+    assert [r["bidder"] for r in two["prices"]["rejected"]] == [vw.uscc("bidder_c")]  # above the cap of 02
+    first = two["bids"][0]
+    path = f"bids/{first['bidder']}/documents/{first['documents'][0]['name']}"
+    assert http.call("GET", members[2], path).status_code == 422  # which section's bid?
+    doc = http.call("GET", members[2], path, params={"section": "02"})
+    assert doc.status_code == 200 and doc.content
+
+    no_section = [{k: v for k, v in s.items() if k != "section"} for s in _section_scores(vw, 2, "01")]
+    bad = http.call("PUT", members[2], "scores", {"scores": no_section})
+    assert bad.status_code == 422 and bad.json()["code"] == "evaluation.unknown_section"
+    assert _ok(http.call("GET", members[2], "scores/mine"))["scores"] == []  # nothing stored
+    for seq in (1, 2):
+        _ok(http.call("PUT", members[seq], "scores", {"scores": _section_scores(vw, seq, "01")}))
+        partial = http.call("POST", members[seq], "submit", {})
+        assert partial.status_code == 422 and partial.json()["code"] == "evaluation.scores_missing"
+        _ok(http.call("PUT", members[seq], "scores", {"scores": _section_scores(vw, seq, "02")}))
+        assert _ok(http.call("POST", members[seq], "submit", {}))["status"] == "submitted"
+    mine = _ok(http.call("GET", members[1], "scores/mine"))["scores"]
+    assert {s["section"] for s in mine} == {"01", "02"} and len(mine) == 3 * 5 + 2 * 5
+    sheets = _section_scores(vw, 3, "01") + _section_scores(vw, 3, "02", plan_a="6")
+    _ok(http.call("PUT", members[3], "scores", {"scores": sheets}))
+    held = http.call("POST", members[3], "submit", {})
+    assert held.status_code == 409 and held.json()["code"] == "evaluation.reason_required"
+    [i] = held.json()["details"]["interventions"]
+    assert (i["section"], i["bidder"], i["item"]) == ("02", vw.uscc("bidder_a"), "plan")
+    reason = {"section": "02", "bidder": i["bidder"], "item": "plan", "reason": "管网方案缺少管线迁改措施。"}
+    assert _ok(http.call("POST", members[3], "submit", {"reasons": [reason]}))["status"] == "submitted"
+    seen = _ok(http.call("GET", "regulator", "interventions"))["interventions"]
+    assert [(x["section"], x["status"]) for x in seen] == [("02", "explained")]

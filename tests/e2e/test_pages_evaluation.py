@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sunbid.evaluation import service as evaluation
 from sunbid.evaluation import service_report as reports
+from sunbid.evaluation import service_scoring as scoring
 from sunbid.evaluation.models import InterventionRow
 from sunbid.evaluation.pdfsign import Signer, sign_report
 from sunbid.identity.models import User
-from tests.integration.evaluation.conftest import EXPERT_PASSWORD, Vw, certificates, form, score_all, sms_to, started
+from tests.integration.evaluation.conftest import (
+    EXPERT_PASSWORD,
+    Vw,
+    certificates,
+    form,
+    make_vw,
+    score_all,
+    section_scores,
+    sms_to,
+    started,
+)
 from tests.integration.evaluation.conftest import vw as vw  # the fixture
 from tests.integration.experts.conftest import phone
 from tests.integration.projects.conftest import tw as tw  # the fixture
@@ -151,3 +164,49 @@ def test_the_regulator_sees_the_interventions_page_and_nobody_else(vw: Vw, clien
         assert client.get(f"/evaluation/{vw.pid}/interventions").status_code == 403, who
     _sign_in(client, vw.member(3), EXPERT_PASSWORD)
     assert client.get(f"/evaluation/{vw.pid}/interventions").status_code == 403
+
+
+@pytest.fixture
+def vw2(tw: Any, clock: Any, suite_name: str) -> Vw:
+    return make_vw(tw, clock, suite_name, sections=True)
+
+
+def test_the_scoring_page_switches_between_sections(vw2: Vw, client: TestClient) -> None:
+    vw = started(vw2)
+    a, c = vw.uscc("bidder_a"), vw.uscc("bidder_c")
+    for seq in (1, 2):
+        for code in ("01", "02"):
+            vw.act(vw.member(seq), scoring.save_scores, vw.pid, section_scores(vw, seq, code))
+        vw.act(vw.member(seq), scoring.submit, vw.pid)
+    _sign_in(client, vw.member(3), EXPERT_PASSWORD)
+    page = client.get(f"/evaluation/{vw.pid}")
+    assert page.status_code == 200 and 'id="sections"' in page.text
+    assert 'id="section-current"' in page.text and f"/evaluation/{vw.pid}?section=02" in page.text
+    assert f'name="s|{c}|plan"' in page.text  # section 01: C is evaluated
+    page = client.get(f"/evaluation/{vw.pid}", params={"section": "02"})
+    assert 'name="section" value="02"' in page.text and f"/evaluation/{vw.pid}?section=01" in page.text
+    assert f'name="s|{c}|plan"' not in page.text  # section 02: C is above the maximum price
+    assert client.get(f"/evaluation/{vw.pid}", params={"section": "07"}).status_code == 422
+    csrf = client.cookies["sunbid_csrf"]
+    sheet = {f"s|{s.bidder}|{s.item}": s.score for s in section_scores(vw, 3, "02", plan_a="6")}
+    r = client.post(f"/evaluation/{vw.pid}", data={**sheet, "section": "02", "csrf_token": csrf, "action": "save"})
+    assert r.status_code == 200 and "评分已保存" in r.text and 'name="section" value="02"' in r.text
+    held = client.post(f"/evaluation/{vw.pid}", data={"section": "02", "csrf_token": csrf, "action": "submit"})
+    assert held.status_code == 422 and "项未评分（如 标段 01 " in held.text  # section 01 is not scored yet
+    sheet = {f"s|{s.bidder}|{s.item}": s.score for s in section_scores(vw, 3, "01")}
+    held = client.post(f"/evaluation/{vw.pid}", data={**sheet, "section": "01", "csrf_token": csrf, "action": "submit"})
+    assert held.status_code == 409 and "书面理由" in held.text
+    field = f"r|{a}|plan|02"
+    assert f'name="{field}"' in held.text and "标段 02" in held.text
+    done = client.post(
+        f"/evaluation/{vw.pid}", data={"section": "01", "csrf_token": csrf, "action": "submit", field: "缺少迁改措施。"}
+    )
+    assert done.status_code == 200 and "评分已提交" in done.text
+    with vw.platform.db.read() as s:
+        assert [(i.section, i.status) for i in s.scalars(select(InterventionRow))] == [("02", "explained")]
+    for seq in (4, 5):
+        for code in ("01", "02"):
+            vw.act(vw.member(seq), scoring.save_scores, vw.pid, section_scores(vw, seq, code))
+        vw.act(vw.member(seq), scoring.submit, vw.pid)
+    page = client.get(f"/evaluation/{vw.pid}")
+    assert 'id="ranking-01"' in page.text and 'id="ranking-02"' in page.text

@@ -549,7 +549,7 @@ def submit(
         if (i.subjective or member.leader) and (lot.section.code, b, i.id) not in have
     ]
     if missing:
-        where = f"标段 {missing[0][0]} " if len(lots) > 1 else ""
+        where = f" 标段 {missing[0][0]}" if len(lots) > 1 else ""
         where_en = f" in section {missing[0][0]}" if len(lots) > 1 else ""
         raise ValidationFailed(
             "evaluation.scores_missing",

@@ -327,6 +327,22 @@ def plan_scores(vw: Vw, seq: int, plan_a: str = "12") -> list[Any]:
     return out
 
 
+def section_scores(vw: Vw, seq: int, section: str, plan_a: str = "12") -> list[Any]:
+    """Member ``seq``'s scores of the valid bids of ``section`` in a ``vw2`` project (objective items by the
+    leader, member 1); identical but for plan of A."""
+    from sunbid.evaluation.service_scoring import ScoreIn
+
+    out = []
+    valid = [w for w in BIDDERS if not (section == "02" and w == "bidder_c")]  # C is above the cap of 02
+    for who in valid:
+        uscc = vw.uscc(who)
+        out.append(ScoreIn(uscc, "plan", plan_a if who == "bidder_a" else "11", section))
+        out.append(ScoreIn(uscc, "schedule", "8" if section == "01" else "7", section))
+        if seq == 1:
+            out += [ScoreIn(uscc, item, "4", section) for item in ("quality", "credit", "experience")]
+    return out
+
+
 def drawn_k(vw: Vw, section: str = "01") -> Decimal:
     row = vw.ow.session_row()
     assert row.draws is not None

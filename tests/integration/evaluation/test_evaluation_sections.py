@@ -26,6 +26,7 @@ from tests.integration.evaluation.conftest import (
     certificates,
     drawn_k,
     method_json,
+    section_scores,
     sign_all,
     started,
 )
@@ -33,19 +34,6 @@ from tests.integration.evaluation.conftest import (
 pytestmark = pytest.mark.usefixtures("vw2")
 
 REASON = "乙标段甲公司管网施工方案未考虑既有管线迁改，关键工序缺少措施。"
-
-
-def _sheet(vw: Vw, seq: int, section: str, plan_a: str = "12") -> list[ScoreIn]:
-    """Member ``seq``'s scores of the valid bids of ``section`` (objective items by the leader, member 1)."""
-    out = []
-    valid = [w for w in BIDDERS if not (section == "02" and w == "bidder_c")]  # C is above the cap of 02
-    for who in valid:
-        uscc = vw.uscc(who)
-        out.append(ScoreIn(uscc, "plan", plan_a if who == "bidder_a" else "11", section))
-        out.append(ScoreIn(uscc, "schedule", "8" if section == "01" else "7", section))
-        if seq == 1:
-            out += [ScoreIn(uscc, item, "4", section) for item in ("quality", "credit", "experience")]
-    return out
 
 
 def _code(err: pytest.ExceptionInfo[ValidationFailed]) -> str:
@@ -100,12 +88,12 @@ def test_scores_name_the_section_and_submission_covers_every_section(vw2: Vw) ->
     assert _code(err) == "evaluation.unknown_bidder"
     with vw.platform.db.read() as s:
         assert s.scalars(select(ScoreRow)).all() == []  # bad input changes nothing
-    vw.act(leader, scoring.save_scores, vw.pid, _sheet(vw, 1, "01"))
+    vw.act(leader, scoring.save_scores, vw.pid, section_scores(vw, 1, "01"))
     with pytest.raises(ValidationFailed) as err:  # section 02 not scored yet
         vw.act(leader, scoring.submit, vw.pid)
     assert _code(err) == "evaluation.scores_missing"
     assert {m["section"] for m in err.value.details["missing"]} == {"02"}
-    vw.act(leader, scoring.save_scores, vw.pid, _sheet(vw, 1, "02"))
+    vw.act(leader, scoring.save_scores, vw.pid, section_scores(vw, 1, "02"))
     vw.act(leader, scoring.save_scores, vw.pid, [ScoreIn(a, "plan", "13", "02")])  # a change, not a new row
     mine = vw.act(leader, scoring.my_scores, vw.pid)
     plan_a = {s["section"]: s["score"] for s in mine["scores"] if (s["bidder"], s["item"]) == (a, "plan")}
@@ -119,9 +107,10 @@ def _score_everybody(vw: Vw) -> dict[str, Any]:
     a = vw.uscc("bidder_a")
     for seq in (1, 2):
         for code in ("01", "02"):
-            vw.act(vw.member(seq), scoring.save_scores, vw.pid, _sheet(vw, seq, code))
+            vw.act(vw.member(seq), scoring.save_scores, vw.pid, section_scores(vw, seq, code))
         assert vw.act(vw.member(seq), scoring.submit, vw.pid)["status"] == "submitted"
-    vw.act(vw.member(3), scoring.save_scores, vw.pid, _sheet(vw, 3, "01") + _sheet(vw, 3, "02", plan_a="6"))
+    sheet = section_scores(vw, 3, "01") + section_scores(vw, 3, "02", plan_a="6")
+    vw.act(vw.member(3), scoring.save_scores, vw.pid, sheet)
     held = vw.act(vw.member(3), scoring.submit, vw.pid)
     assert held["status"] == "held"
     [i] = held["interventions"]
@@ -129,7 +118,7 @@ def _score_everybody(vw: Vw) -> dict[str, Any]:
     assert vw.act(vw.member(3), scoring.submit, vw.pid, {("02", a, "plan"): REASON})["status"] == "submitted"
     for seq in (4, 5):
         for code in ("01", "02"):
-            vw.act(vw.member(seq), scoring.save_scores, vw.pid, _sheet(vw, seq, code))
+            vw.act(vw.member(seq), scoring.save_scores, vw.pid, section_scores(vw, seq, code))
         last = vw.act(vw.member(seq), scoring.submit, vw.pid)
     assert last == {"status": "submitted", "evaluation": "scored"}
     result: dict[str, Any] = vw.act(vw.member(2), scoring.results_view, vw.pid)
