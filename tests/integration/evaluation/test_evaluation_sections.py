@@ -180,3 +180,42 @@ def test_each_section_is_checked_and_ranked_on_its_own_one_report_with_a_chapter
     with vw.platform.uow() as uow:
         public = reports.candidates_view(uow, vw.pid)
     assert public["candidates"] == published
+
+
+def _downgrade(db: Any, revision: str) -> None:
+    from alembic import command
+
+    from sunbid.platform import migrate
+
+    cfg = migrate.alembic_config(db)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def test_the_migration_fills_the_section_and_its_downgrade_keeps_the_first(vw2: Vw) -> None:
+    from sqlalchemy import text
+
+    from sunbid.platform import migrate
+
+    vw = started(vw2)
+    _score_everybody(vw)
+    db = vw.platform.db
+
+    def count(table: str) -> int:
+        with db.engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+    before = count("evaluation_scores")
+    in_01 = 5 * 3 * 2 + 3 * 3
+    assert before == in_01 + 5 * 2 * 2 + 2 * 3
+    try:
+        _downgrade(db, "c07c6e1d8f09")  # the old schema holds one section: section 02's rows go
+        assert count("evaluation_scores") == in_01 and count("evaluation_interventions") == 0
+        migrate.upgrade(db)  # existing rows get their project's (first) section
+        with db.engine.connect() as conn:
+            sections = set(conn.execute(text("SELECT DISTINCT section FROM evaluation_scores")).scalars())
+        assert sections == {"01"}
+    finally:
+        migrate.upgrade(db)
+    assert migrate.is_current(db)
