@@ -210,3 +210,6 @@ def test_the_scoring_page_switches_between_sections(vw2: Vw, client: TestClient)
         vw.act(vw.member(seq), scoring.submit, vw.pid)
     page = client.get(f"/evaluation/{vw.pid}")
     assert 'id="ranking-01"' in page.text and 'id="ranking-02"' in page.text
+    _sign_in(client, "regulator", PASSWORD)
+    listed = client.get(f"/evaluation/{vw.pid}/interventions")
+    assert listed.status_code == 200 and "标段 Section" in listed.text and "<td>02</td>" in listed.text

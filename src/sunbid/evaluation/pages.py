@@ -170,9 +170,10 @@ def interventions_page(request: Request, project_id: int) -> Response:
                 )
             rows = service_scoring.interventions_view(uow, actor, project_id)
             head = {"name": project.name, "code": project.code}
+            several = len(service_scoring.sections_of(uow, project)) > 1
     except DomainError as exc:
         return _refused(request, exc)
-    return render_page(request, "evaluation/interventions.html", {"project": head, "rows": rows})
+    return render_page(request, "evaluation/interventions.html", {"project": head, "rows": rows, "several": several})
 
 
 @router.get("/evaluation/{project_id}", summary="评分 Scoring page")

@@ -309,9 +309,10 @@ def save_scores(uow: UnitOfWork, actor: Actor, project_id: int, entries: Sequenc
     session = _opening_session(uow, project)
     valid_of: dict[str, set[str]] = {}
     for e in entries:
-        section = pick_section(sections, e.section).code
+        chosen = pick_section(sections, e.section)
+        section = chosen.code
         if section not in valid_of:
-            lot = _lot(uow, session, pick_section(sections, section))
+            lot = _lot(uow, session, chosen)
             valid_of[section] = {ln.bidder for ln in prices_of(method, project, lot).lines}
         if e.bidder not in valid_of[section]:
             raise ValidationFailed(
