@@ -526,7 +526,8 @@ def submit(
     uow: UnitOfWork, actor: Actor, project_id: int, reasons: Mapping[tuple[str, ...], str] | None = None
 ) -> dict[str, Any]:
     """Submit the member's scores of every section; ``held`` (with the interventions) if a score deviates without
-    a reason. ``reasons`` are keyed (section, bidder, item), or (bidder, item) in a single-section project.
+    a reason. ``reasons`` are keyed (section, bidder, item); a (bidder, item) key, as a single-section project's
+    callers send, applies to that bidder and item in any section.
 
     The caller commits in both cases: a held submission's interventions are on record.
     """
