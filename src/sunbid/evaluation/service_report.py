@@ -28,15 +28,18 @@ from sunbid.core.errors import Conflict, Forbidden, ValidationFailed
 from sunbid.crypto.certificates import Subject, verify_certificate
 from sunbid.evaluation.methods import dec_text
 from sunbid.evaluation.models import Evaluation
+from sunbid.evaluation.objective import objective_points
 from sunbid.evaluation.pdfsign import verify_report
 from sunbid.evaluation.report import render_report_pdf
-from sunbid.evaluation.report_model import CommitteeMember, DeviationNote, OpenedBid, build_report
+from sunbid.evaluation.report_model import CommitteeMember, DeviationNote, FactCorrection, OpenedBid, build_report
 from sunbid.evaluation.scoring import ExpertScore, detect_deviations, evaluate
 from sunbid.evaluation.service import _centre_org, evaluation_of, member_of, members_of, method_of, require_member
 from sunbid.evaluation.service_scoring import (
     _interventions,
     _scores,
+    corrections_of,
     member_key,
+    objective_results,
     opened_lot,
     prices_of,
 )
@@ -129,11 +132,8 @@ def build(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
     keys = {m.id: member_key(m) for m in members}
     rows = _scores(uow, evaluation, members)
     scores = [ExpertScore(keys[r.member_id], r.bidder, r.item, Decimal(r.score)) for r in rows if not r.objective]
-    objective: dict[str, dict[str, Decimal]] = {}
-    for r in rows:
-        if r.objective:
-            objective.setdefault(r.bidder, {})[r.item] = Decimal(r.score)
-    result = evaluate(method, prices, scores, objective, experts=[keys[m.id] for m in members])
+    facts = objective_results(uow, evaluation, method, lot, sorted(ln.bidder for ln in prices.lines))
+    result = evaluate(method, prices, scores, objective_points(facts), experts=[keys[m.id] for m in members])
     explained = {
         (keys[i.member_id], i.bidder, i.item, i.score): i.reason or ""
         for i in _interventions(uow, evaluation)
@@ -182,6 +182,10 @@ def build(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
         deviations=notes,
         opened_at=None if session is None else session.published_at,
         conclusion="评标委员会按招标文件规定的评标办法完成评审，推荐中标候选人如上。",
+        fact_corrections=[
+            FactCorrection(c.bidder, c.field, c.declared, c.value, c.reason, keys[c.member_id], c.corrected_at)
+            for c in corrections_of(uow, evaluation)
+        ],
     )
     pdf = render_report_pdf(report)
     key = _report_key(project, 0, pdf)
