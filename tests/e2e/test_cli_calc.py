@@ -297,6 +297,17 @@ def test_evaluate_warns_per_missing_fact_column_and_scores_it_zero(tmp_path: Pat
     assert result.output.count("提示 warning 投标报价文件没有") == 2 and "未提供，得 0 分" in result.output
 
 
+def test_check_method_lists_each_item_with_its_rule() -> None:
+    result = CliRunner().invoke(app, ["calc", "check-method", "eng-comprehensive"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "评分项 experience" in result.output and "评分项 credit" in result.output
+    assert "施工方案与技术措施：15 分，主观，专家评分" in result.output
+    code, stdout, _ = _run("calc", "check-method", "eng-comprehensive", "--json")
+    assert code == 0
+    items = json.loads(stdout)["method"]["factors"][1]["items"]
+    assert items[1]["rule"]["kind"] == "count" and items[1]["rule"]["per_unit"] == "2"
+
+
 def test_evaluate_refuses_objective_rows_in_the_scores_file(tmp_path: Path) -> None:
     bids = _write(tmp_path, "bids.csv", GP_BIDS_FACTS)
     scores = _write(tmp_path, "scores.csv", _gp_scores() + ",甲,spec,55\n")

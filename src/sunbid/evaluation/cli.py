@@ -34,7 +34,13 @@ from sunbid.evaluation.methods import (
     load_packaged_method,
     packaged_method_names,
 )
-from sunbid.evaluation.objective import ObjectivePoints, objective_items, objective_points, objective_scores
+from sunbid.evaluation.objective import (
+    ObjectivePoints,
+    objective_items,
+    objective_points,
+    objective_scores,
+    rule_text,
+)
 from sunbid.evaluation.price import PriceResult, compute_prices
 from sunbid.evaluation.scoring import detect_deviations, evaluate
 from sunbid.platform.clikit import JsonOpt, console, emit_json, fail, handle_errors, table
@@ -358,6 +364,11 @@ def check_method(
     for f in method.factors:
         weight = f" × {dec_text(f.weight)}" if method.aggregation == "weighted" else ""
         rows.append([f"因素 {f.id}", f"{f.name_zh}：{dec_text(f.max_points)} 分{weight}，{len(f.items)} 项"])
+        for item in f.items:
+            kind = "客观" if item.rule is not None else "主观"
+            how = rule_text(item)[0]
+            text = f"{item.name_zh}：{dec_text(item.max_points)} 分，{kind}，{how}"
+            rows.append([f"  评分项 {item.id}", escape(text)])
     table("评标办法 Evaluation method", ["项 field", "值 value"], rows)
     console.print("[green]评标办法有效 the method is valid[/]")
 

@@ -32,6 +32,7 @@ __all__ = [
     "objective_points",
     "objective_scores",
     "parse_fact_number",
+    "rule_text",
 ]
 
 FACT_FIELDS_FIXED: Final = ("duration_days", "quality")
@@ -102,6 +103,35 @@ def fact_fields(method: EvaluationMethod) -> tuple[str, ...]:
         if item.rule.field not in out:
             out.append(item.rule.field)
     return tuple(out)
+
+
+def rule_text(item: ScoreItem) -> tuple[str, str]:
+    """The item's rule in words (Chinese, English), e.g. ``按 extra.类似工程业绩 计数：每项 2 分，上限 4 分``."""
+    rule = item.rule
+    if rule is None:
+        return "专家评分", "scored by each expert"
+    f, cap = rule.field, _txt(item.max_points)
+    if rule.kind == "choice":
+        zh = "；".join(f"“{o}” {_txt(p)} 分" for o, p in rule.choices)
+        en = "; ".join(f'"{o}" {_txt(p)}' for o, p in rule.choices)
+        return f"按 {f} 取值：{zh}；其他 0 分", f"by {f}: {en}; anything else 0"
+    if rule.kind == "count":
+        per = _txt(rule.per_unit)
+        return f"按 {f} 计数：每项 {per} 分，上限 {cap} 分", f"by {f}: {per} per unit, at most {cap}"
+    if rule.kind == "steps":
+        sign = "≤" if rule.direction == "at_most" else "≥"
+        zh = "；".join(f"{sign} {_txt(st.bound)} 得 {_txt(st.points)} 分" for st in rule.steps)
+        en = "; ".join(f"{sign} {_txt(st.bound)}: {_txt(st.points)}" for st in rule.steps)
+        return f"按 {f} 分档：{zh}；否则 0 分", f"by {f} in steps: {en}; else 0"
+    if rule.better == "lower":
+        return (
+            f"按 {f} 比较：{cap} × 最低值 ÷ 本投标值（越低越好）",
+            f"by {f}: {cap} × lowest / value (lower is better)",
+        )
+    return (
+        f"按 {f} 比较：{cap} × 本投标值 ÷ 最高值（越高越好）",
+        f"by {f}: {cap} × value / highest (higher is better)",
+    )
 
 
 def _missing() -> ObjectivePoints:

@@ -17,6 +17,7 @@ from sunbid.evaluation.objective import (
     objective_points,
     objective_scores,
     parse_fact_number,
+    rule_text,
 )
 
 CREDIT = {"kind": "choice", "field": "extra.信用等级", "choices": {"AAA": "6", "AA": "4", "A": "2"}}
@@ -232,6 +233,21 @@ def test_shipped_eng_comprehensive_by_hand() -> None:
         "A": {"quality": D(5), "credit": D(4), "experience": D(4)},
         "B": {"quality": D(0), "credit": D(6), "experience": D(2)},
     }
+
+
+def test_rule_text_describes_each_kind() -> None:
+    m = load_packaged_method("eng-max-price-weighted")
+    texts = {i.id: rule_text(i)[0] for i in m.items}
+    assert texts["plan"] == "专家评分"
+    assert texts["duration"] == "按 duration_days 分档：≤ 180 得 5 分；≤ 210 得 3 分；≤ 240 得 1 分；否则 0 分"
+    assert texts["credit"] == "按 extra.信用等级 取值：“AAA” 10 分；“AA” 7 分；“A” 4 分；其他 0 分"
+    eng = {i.id: rule_text(i) for i in load_packaged_method("eng-comprehensive").items}
+    assert eng["experience"] == (
+        "按 extra.类似工程业绩 计数：每项 2 分，上限 4 分",
+        "by extra.类似工程业绩: 2 per unit, at most 4",
+    )
+    gp = {i.id: rule_text(i)[0] for i in load_packaged_method("gp-comprehensive-goods").items}
+    assert gp["delivery"] == "按 duration_days 比较：30 × 最低值 ÷ 本投标值（越低越好）"
 
 
 def test_parse_fact_number() -> None:
