@@ -227,12 +227,16 @@ def test_shipped_eng_comprehensive_by_hand() -> None:
     facts: dict[str, dict[str, str | None]] = {
         "A": {"extra.质量管理体系认证": "有", "extra.信用等级": "AA", "extra.类似工程业绩": "5"},
         "B": {"extra.质量管理体系认证": "无", "extra.信用等级": "AAA", "extra.类似工程业绩": "1"},
+        "C": {"extra.质量管理体系认证": "", "extra.信用等级": "aaa", "extra.类似工程业绩": "三"},
     }
-    pts = objective_points(objective_scores(m, ["A", "B"], facts))
-    assert pts == {
+    results = objective_scores(m, ["A", "B", "C"], facts)
+    assert objective_points(results) == {
         "A": {"quality": D(5), "credit": D(4), "experience": D(4)},
         "B": {"quality": D(0), "credit": D(6), "experience": D(2)},
+        "C": {"quality": D(0), "credit": D(0), "experience": D(0)},
     }
+    assert [results["C"][i].status for i in ("quality", "credit", "experience")] == ["missing", "ok", "invalid"]
+    assert results["C"]["experience"].basis_zh == "无法识别的数值“三”，得 0 分"
 
 
 def test_rule_text_describes_each_kind() -> None:
