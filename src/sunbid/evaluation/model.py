@@ -337,7 +337,24 @@ class EvaluationMethod:
         return out
 
 
+def _rule_plain(rule: ObjectiveRule) -> dict[str, Any]:
+    """A rule as written in a method file: only the keys of its kind."""
+    out: dict[str, Any] = {"kind": rule.kind, "field": rule.field}
+    if rule.kind == "choice":
+        out["choices"] = {option: dec_text(points) for option, points in rule.choices}
+    elif rule.kind == "count":
+        out["per_unit"] = dec_text(rule.per_unit)
+    elif rule.kind == "steps":
+        out["direction"] = rule.direction
+        out["steps"] = [{"bound": dec_text(s.bound), "points": dec_text(s.points)} for s in rule.steps]
+    else:
+        out["better"] = rule.better
+    return out
+
+
 def _plain(value: Any) -> Any:
+    if isinstance(value, ObjectiveRule):
+        return _rule_plain(value)
     if isinstance(value, Decimal):
         return dec_text(value)
     if isinstance(value, tuple | list):

@@ -460,9 +460,13 @@ def test_shipped_objective_items_all_have_rules_and_use_every_kind() -> None:
     assert load_packaged_method("eng-comprehensive").to_dict()["factors"][1]["items"][0]["rule"] == {
         "kind": "choice",
         "field": "extra.信用等级",
-        "choices": [["AAA", "6"], ["AA", "4"], ["A", "2"]],
-        "per_unit": "0",
-        "steps": [],
-        "direction": "at_most",
-        "better": "lower",
+        "choices": {"AAA": "6", "AA": "4", "A": "2"},
     }
+    duration = load_packaged_method("eng-max-price-weighted").to_dict()["factors"][0]["items"][2]["rule"]
+    assert duration == {
+        "kind": "steps",
+        "field": "duration_days",
+        "direction": "at_most",
+        "steps": [{"bound": "180", "points": "5"}, {"bound": "210", "points": "3"}, {"bound": "240", "points": "1"}],
+    }
+    assert load_packaged_method("eng-comprehensive").to_dict()["factors"][0]["items"][0]["rule"] is None
