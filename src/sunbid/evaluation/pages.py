@@ -12,6 +12,7 @@ work with a ``web`` request context (audited like the API). Nobody else opens th
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -84,6 +85,8 @@ def _context(request: Request, actor: Actor, project_id: int, **extra: Any) -> d
             mine = service_scoring.my_scores(uow, actor, project_id)
             ctx.update(_scoring_context(bids, mine))
             ctx["objective"] = service_objective.objective_view(uow, actor, project_id)
+            for c in ctx["objective"]["corrections"]:
+                c["corrected_at"] = datetime.fromisoformat(c["corrected_at"])  # shown in China time
         if phase == "report" and ev.result is not None:
             ctx["results"] = service_scoring.results_view(uow, actor, project_id)["evaluation"]
         ctx.update(

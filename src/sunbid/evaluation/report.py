@@ -360,10 +360,11 @@ def _render_corrections(pdf: _ReportPdf, r: EvaluationReport) -> None:
     rows = [["投标人", "评分项 / 数据", "投标文件所载", "核实为", "书面理由", "核实人"]]
     for c in r.fact_corrections:
         items = "、".join(i.name_zh for i in r.method.items if i.rule is not None and i.rule.field == c.field)
+        label = fact_label(c.field)[0]
         rows.append(
             [
                 r.name(c.bidder),
-                f"{items}（{fact_label(c.field)[0]}）" if items else fact_label(c.field)[0],
+                label if items in ("", label) else f"{items}（{label}）",
                 _fact(c.declared),
                 _fact(c.value),
                 c.reason,

@@ -41,6 +41,13 @@ from tests.integration.projects.conftest import Tw
 from tests.integration.projects.conftest import tw as tw  # the fixture
 
 PRICES = {"bidder_a": "11800000.00", "bidder_b": "11500000.00", "bidder_c": "12100000.00"}
+#: The facts each bid declares (manifest ``extra``) for the objective items of ``eng-comprehensive``: quality
+#: certification (choice 有 → 5), credit rating (AAA 6 / AA 4 / A 2), similar projects (2 points each, at most 4).
+FACTS = {
+    "bidder_a": {"质量管理体系认证": "有", "信用等级": "AAA", "类似工程业绩": "3"},
+    "bidder_b": {"质量管理体系认证": "有", "信用等级": "AA", "类似工程业绩": "1"},
+    "bidder_c": {"信用等级": "A", "类似工程业绩": "三"},  # no certification declared; an unreadable count
+}
 EXPERT_PASSWORD = "Expert-pass-2026"
 METHOD = "eng-comprehensive"
 
@@ -128,7 +135,7 @@ def make_vw(tw: Tw, clock: FakeClock, suite_name: str) -> Vw:
         draw_id = int(draw.id)
         uow.commit()
     for who in BIDDERS:
-        ow.submit(who, price=PRICES[who])
+        ow.submit(who, price=PRICES[who], extra=FACTS[who])
     ow.to_deadline()
     for who in BIDDERS:
         ow.decrypt(who)
@@ -185,7 +192,7 @@ def started(vw: Vw) -> Vw:
 
 
 def plan_scores(vw: Vw, seq: int, plan_a: str = "12") -> list[Any]:
-    """Member ``seq``'s subjective scores (and the leader's objective ones): identical but for plan of A."""
+    """Member ``seq``'s scores of the subjective items: identical but for plan of A (objective items are computed)."""
     from sunbid.evaluation.service_scoring import ScoreIn
 
     out = []
@@ -193,8 +200,6 @@ def plan_scores(vw: Vw, seq: int, plan_a: str = "12") -> list[Any]:
         uscc = vw.uscc(who)
         out.append(ScoreIn(uscc, "plan", plan_a if who == "bidder_a" else "11"))
         out.append(ScoreIn(uscc, "schedule", "8"))
-        if seq == 1:
-            out += [ScoreIn(uscc, "quality", "5"), ScoreIn(uscc, "credit", "5"), ScoreIn(uscc, "experience", "3")]
     return out
 
 
