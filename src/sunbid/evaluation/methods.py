@@ -202,7 +202,7 @@ def _rule_choices(o: _Obj, max_points: Decimal) -> tuple[tuple[str, Decimal], ..
     out: list[tuple[str, Decimal]] = []
     for option, points in raw.items():
         at = f"{field}.{option}"
-        if not option.strip() or option != option.strip() or len(option) > 200:
+        if not isinstance(option, str) or not option.strip() or option != option.strip() or len(option) > 200:
             raise field_error(
                 "method.bad_choice_option",
                 at,

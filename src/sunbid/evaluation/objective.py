@@ -87,7 +87,8 @@ def parse_fact_number(value: str) -> Decimal | None:
     text = value.strip()
     if not _NUMBER_RE.fullmatch(text):
         return None
-    return Decimal(text)
+    number = Decimal(text)
+    return Decimal(0) if number == 0 else number  # "-0" and "0.00" read as 0
 
 
 def objective_items(method: EvaluationMethod) -> tuple[ScoreItem, ...]:

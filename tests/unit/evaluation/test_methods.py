@@ -433,6 +433,12 @@ def test_objective_rule_errors_name_the_field(change: Any, code: str, field: str
     assert (err.code, err.details.get("field")) == (code, field)
 
 
+def test_choice_options_must_be_text() -> None:
+    data = gp_def()
+    data["factors"][0]["items"][0]["rule"] = {"kind": "choice", "field": "quality", "choices": {1: "60"}}
+    assert _refused(data).code == "method.bad_choice_option"
+
+
 def test_objective_rules_are_read_exactly() -> None:
     data = gp_def()
     data["factors"][0]["items"][0]["rule"] = _steps("at_least", ("36", "60"), ("24", "30.5"), ("12", "0"))

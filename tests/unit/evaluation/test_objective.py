@@ -258,6 +258,7 @@ def test_parse_fact_number() -> None:
     assert parse_fact_number(" 365 ") == D(365)
     assert parse_fact_number("365.5") == D("365.5")
     assert parse_fact_number("-2") == D(-2)
+    assert str(parse_fact_number("-0")) == "0" and str(parse_fact_number("0.00")) == "0"
     for bad in ("365天", "1,000", "1e3", "", ".5", "5.", "+5", "NaN", "Infinity", "１２"):
         assert parse_fact_number(bad) is None, bad
 
