@@ -54,6 +54,7 @@ __all__ = [
     "build_report",
     "canonical_json",
     "content_sha256",
+    "fact_label",
     "render_report_pdf",
 ]
 
