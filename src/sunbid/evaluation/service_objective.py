@@ -21,7 +21,7 @@ from typing import Any
 from sunbid.core.errors import Forbidden, ValidationFailed
 from sunbid.evaluation.methods import dec_text
 from sunbid.evaluation.models import CommitteeMemberRow, FactCorrectionRow
-from sunbid.evaluation.objective import fact_fields, objective_items, objective_scores
+from sunbid.evaluation.objective import fact_fields, objective_items, objective_scores, rule_text
 from sunbid.evaluation.report_model import MAX_REASON, fact_label
 from sunbid.evaluation.service import evaluation_of, members_of, method_of, regulator_user_ids, require_member
 from sunbid.evaluation.service_scoring import (
@@ -119,6 +119,8 @@ def objective_view(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, 
                 "kind": i.rule.kind if i.rule else None,
                 "field": i.rule.field if i.rule else None,
                 "field_label_zh": fact_label(i.rule.field)[0] if i.rule else None,
+                "rule_zh": rule_text(i)[0],
+                "rule_en": rule_text(i)[1],
             }
             for i in items
         ],
