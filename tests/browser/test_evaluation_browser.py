@@ -23,14 +23,11 @@ def _login(tab: Tab, username: str) -> None:
     tab.page.wait_for_url(tab.base + "/")
 
 
-def _fill(tab: Tab, vw: Vw, seq: int, plan_a: str) -> None:
+def _fill(tab: Tab, vw: Vw, plan_a: str) -> None:
     for who in ("bidder_a", "bidder_b", "bidder_c"):
         u = vw.uscc(who)
         tab.page.fill(f"#s-{u}-plan", plan_a if who == "bidder_a" else "11")
         tab.page.fill(f"#s-{u}-schedule", "8")
-        if seq == 1:
-            for item, value in (("quality", "5"), ("credit", "5"), ("experience", "3")):
-                tab.page.fill(f"#s-{u}-{item}", value)
 
 
 def test_scoring_with_a_deviation_intervention(vw: Vw, tab: Tab, screenshot_dir: Path) -> None:
@@ -39,15 +36,30 @@ def test_scoring_with_a_deviation_intervention(vw: Vw, tab: Tab, screenshot_dir:
     _login(tab, vw.member(1))
     tab.goto(f"/evaluation/{vw.pid}")
     assert vw.ow.org("bidder_a").name in page.locator("#bids").inner_text()
-    _fill(tab, vw, 1, "12")
+    # the leader verifies a fact: bidder C declared its similar projects as "三", the documents show 2
+    c = vw.uscc("bidder_c")
+    cell = page.locator(f"#o-{c}-experience")
+    assert "0.00" in cell.inner_text() and "无法识别" in cell.inner_text()
+    assert page.locator(f"#s-{c}-experience").count() == 0  # computed, never typed in
+    page.select_option("#fact-bidder", c)
+    page.select_option("#fact-field", "extra.类似工程业绩")
+    page.fill("#fact-value", "2")
+    page.fill("#fact-reason", "业绩证明为两项已竣工验收的道路工程，认定 2 项。")
+    page.locator("#fact-submit").click()
+    page.wait_for_selector("#corrections")
+    assert "4.00" in page.locator(f"#o-{c}-experience").inner_text()
+    assert "已核实更正" in page.locator(f"#o-{c}-experience").inner_text()
+    page.screenshot(path=str(screenshot_dir / "evaluation-objective.png"), full_page=True)
+    _fill(tab, vw, "12")
     page.locator("#submit").click()
     page.wait_for_selector("#submitted")
 
     _login(tab, vw.member(2))
     tab.goto(f"/evaluation/{vw.pid}")
-    assert page.locator("#s-{}-quality".format(vw.uscc("bidder_a"))).count() == 0  # objective items: the leader's
+    assert page.locator("#s-{}-quality".format(vw.uscc("bidder_a"))).count() == 0  # objective items: computed
+    assert page.locator("#fact-form").count() == 0 and page.locator("#corrections").count() == 1
     assert page.locator(f"#s-{vw.uscc('bidder_a')}-plan").input_value() == ""  # nobody else's scores
-    _fill(tab, vw, 2, "5")
+    _fill(tab, vw, "5")
     page.locator("#submit").click()
     page.wait_for_selector("#interventions")
     reason = page.locator(f"#r-{vw.uscc('bidder_a')}-plan")

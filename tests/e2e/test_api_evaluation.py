@@ -60,7 +60,7 @@ def _ok(r: Response, status: int = 200) -> Any:
     return r.json()
 
 
-def _scores(vw: Vw, seq: int, plan_a: str) -> list[dict[str, str]]:
+def _scores(vw: Vw, plan_a: str) -> list[dict[str, str]]:
     out = []
     for who in ("bidder_a", "bidder_b", "bidder_c"):
         uscc = vw.uscc(who)
@@ -68,11 +68,6 @@ def _scores(vw: Vw, seq: int, plan_a: str) -> list[dict[str, str]]:
             {"bidder": uscc, "item": "plan", "score": plan_a if who == "bidder_a" else "11"},
             {"bidder": uscc, "item": "schedule", "score": "8"},
         ]
-        if seq == 1:
-            out += [
-                {"bidder": uscc, "item": i, "score": v}
-                for i, v in (("quality", "5"), ("credit", "5"), ("experience", "3"))
-            ]
     return out
 
 
@@ -132,15 +127,36 @@ def test_the_whole_evaluation_over_http(vw: Vw, http: Http) -> None:
             == 403
         )
 
+    # objective items: computed from the bids' facts; the leader corrects a fact, nobody types points
+    objective = _ok(http.call("GET", members[2], "objective"))
+    c = vw.uscc("bidder_c")
+    cell = next(b for b in objective["bids"] if b["bidder"] == c)["items"]["experience"]
+    assert (cell["status"], cell["points"], cell["value"]) == ("invalid", "0.00", "三")
+    assert not objective["can_correct"] and http.call("GET", "bidder_a", "objective").status_code == 403
+    typed = {"scores": [{"bidder": c, "item": "experience", "score": "4"}]}
+    refused = http.call("PUT", members[1], "scores", typed)
+    assert refused.status_code == 422 and refused.json()["code"] == "evaluation.objective_computed"
+    fact = {"bidder": c, "field": "extra.类似工程业绩", "value": "2", "reason": "核对业绩证明，认定 2 项。"}
+    r = http.call("POST", members[2], "facts", fact)
+    assert r.status_code == 403 and r.json()["code"] == "evaluation.leader_only"
+    r = http.call("POST", members[1], "facts", {**fact, "field": "extra.注册资本"})
+    assert r.status_code == 422 and r.json()["code"] == "evaluation.unknown_fact"
+    assert http.call("POST", members[1], "facts", {**fact, "reason": ""}).status_code == 422
+    corrected = _ok(http.call("POST", members[1], "facts", fact), 201)
+    assert corrected["correction"]["declared"] == "三" and corrected["correction"]["value"] == "2"
+    cell = next(b for b in corrected["bids"] if b["bidder"] == c)["items"]["experience"]
+    assert (cell["status"], cell["points"]) == ("ok", "4.00")
+    assert [x["reason"] for x in _ok(http.call("GET", members[3], "objective"))["corrections"]] == [fact["reason"]]
+
     for seq in (1, 2):
-        _ok(http.call("PUT", members[seq], "scores", {"scores": _scores(vw, seq, "12")}))
+        _ok(http.call("PUT", members[seq], "scores", {"scores": _scores(vw, "12")}))
         _ok(http.call("POST", members[seq], "submit", {}))
     assert _ok(http.call("GET", members[3], "scores/mine"))["scores"] == []  # nobody else's
     bad = http.call(
         "PUT", members[3], "scores", {"scores": [{"bidder": first["bidder"], "item": "plan", "score": "99"}]}
     )
     assert bad.status_code == 422
-    _ok(http.call("PUT", members[3], "scores", {"scores": _scores(vw, 3, "6")}))
+    _ok(http.call("PUT", members[3], "scores", {"scores": _scores(vw, "6")}))
     held = http.call("POST", members[3], "submit", {})
     assert held.status_code == 409 and held.json()["code"] == "evaluation.reason_required"
     [i] = held.json()["details"]["interventions"]
@@ -152,10 +168,13 @@ def test_the_whole_evaluation_over_http(vw: Vw, http: Http) -> None:
     reason = {"bidder": i["bidder"], "item": "plan", "reason": "施工方案缺少雨季施工措施。"}
     assert _ok(http.call("POST", members[3], "submit", {"reasons": [reason]}))["status"] == "submitted"
     for seq in (4, 5):
-        _ok(http.call("PUT", members[seq], "scores", {"scores": _scores(vw, seq, "12")}))
+        _ok(http.call("PUT", members[seq], "scores", {"scores": _scores(vw, "12")}))
         _ok(http.call("POST", members[seq], "submit", {}))
     results = _ok(http.call("GET", members[5], "results"))
     assert results["evaluation"]["candidates"]
+    assert results["objective"][c]["experience"]["points"] == "4.00"  # the verified fact
+    late = http.call("POST", members[1], "facts", {**fact, "value": "1"})
+    assert late.status_code == 409 and late.json()["code"] == "evaluation.not_scoring"
     assert http.call("GET", "agency", "results").status_code == 403
 
     keys = {}
@@ -192,9 +211,7 @@ def _section_scores(vw: Vw, seq: int, section: str, plan_a: str = "12") -> list[
     out = []
     for who in ("bidder_a", "bidder_b") if section == "02" else ("bidder_a", "bidder_b", "bidder_c"):
         uscc = vw.uscc(who)
-        items = [("plan", plan_a if who == "bidder_a" else "11"), ("schedule", "8")]
-        if seq == 1:
-            items += [("quality", "5"), ("credit", "5"), ("experience", "3")]
+        items = [("plan", plan_a if who == "bidder_a" else "11"), ("schedule", "8")]  # objective items: computed
         out += [{"section": section, "bidder": uscc, "item": i, "score": v} for i, v in items]
     return out
 
@@ -231,7 +248,7 @@ def test_scoring_a_two_section_project_over_http_names_the_section(vw2: Vw, clie
         _ok(http.call("PUT", members[seq], "scores", {"scores": _section_scores(vw, seq, "02")}))
         assert _ok(http.call("POST", members[seq], "submit", {}))["status"] == "submitted"
     mine = _ok(http.call("GET", members[1], "scores/mine"))["scores"]
-    assert {s["section"] for s in mine} == {"01", "02"} and len(mine) == 3 * 5 + 2 * 5
+    assert {s["section"] for s in mine} == {"01", "02"} and len(mine) == 3 * 2 + 2 * 2
     sheets = _section_scores(vw, 3, "01") + _section_scores(vw, 3, "02", plan_a="6")
     _ok(http.call("PUT", members[3], "scores", {"scores": sheets}))
     held = http.call("POST", members[3], "submit", {})
@@ -242,3 +259,17 @@ def test_scoring_a_two_section_project_over_http_names_the_section(vw2: Vw, clie
     assert _ok(http.call("POST", members[3], "submit", {"reasons": [reason]}))["status"] == "submitted"
     seen = _ok(http.call("GET", "regulator", "interventions"))["interventions"]
     assert [(x["section"], x["status"]) for x in seen] == [("02", "explained")]
+
+    # objective facts are corrected per section: a bidder's bids in two sections declare their own facts
+    a = vw.uscc("bidder_a")
+    assert http.call("GET", members[2], "objective").json()["code"] == "evaluation.unknown_section"
+    fix = {"bidder": a, "field": "extra.类似工程业绩", "value": "1", "reason": "二标段仅一项业绩证明材料齐全。"}
+    missing_section = http.call("POST", members[1], "facts", fix)
+    assert missing_section.status_code == 422 and missing_section.json()["code"] == "evaluation.unknown_section"
+    view = _ok(http.call("POST", members[1], "facts", {**fix, "section": "02"}), 201)
+    assert view["section"] == "02" and [c["bidder"] for c in view["corrections"]] == [a]
+    row = next(b for b in view["bids"] if b["bidder"] == a)
+    assert row["items"]["experience"]["points"] == "2.00" and row["facts"]["extra.类似工程业绩"]["declared"] == "3"
+    one = _ok(http.call("GET", members[2], "objective", params={"section": "01"}))
+    assert one["corrections"] == []
+    assert next(b for b in one["bids"] if b["bidder"] == a)["items"]["experience"]["points"] == "4.00"

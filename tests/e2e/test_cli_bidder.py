@@ -236,7 +236,7 @@ def _json(result: Result) -> dict[str, Any]:
 
 @pytest.mark.parametrize("suite_name", ["intl", "gm"])
 def test_seal_submit_and_verify_the_receipt(tool: Tool) -> None:
-    sealed, container, context = tool.seal()
+    sealed, container, context = tool.seal("bid.sbid", "--fact", "类似工程业绩=3", "--fact", " 信用等级 = AAA ")
     assert sealed.exit_code == 0, sealed.output
     out = _json(sealed)
     data = container.read_bytes()
@@ -249,6 +249,9 @@ def test_seal_submit_and_verify_the_receipt(tool: Tool) -> None:
     )
     assert opened.manifest.price == "11800000.50" and opened.manifest.duration_days == 365
     assert opened.manifest.key_commitments == ("项目经理：张三（一级建造师）", "安全文明施工")
+    assert (
+        opened.manifest.extra == {"类似工程业绩": "3", "信用等级": "AAA"} == out["facts"]
+    )  # what objective items read
     assert opened.manifest.bidder_uscc == tool.api.world.orgs["bidder_a"].uscc and opened.signature_valid
 
     submitted = tool.submit(container)
@@ -277,6 +280,13 @@ def test_seal_submit_and_verify_the_receipt(tool: Tool) -> None:
         == tool.api.get("bidder_a", f"/bids/{bid['id']}/receipt").json()
     )
     assert len(tool.my_bids()) == 1
+
+
+def test_a_malformed_or_repeated_fact_is_refused_before_sealing(tool: Tool) -> None:
+    for facts in (("--fact", "类似工程业绩"), ("--fact", "=3"), ("--fact", "信用等级=AAA", "--fact", "信用等级=AA")):
+        refused, container, _ = tool.seal("bid.sbid", *facts)
+        assert refused.exit_code != 0 and _json(refused)["code"] == "bidder.bad_fact", refused.output
+        assert not container.exists()
 
 
 def test_a_crash_after_k_chunks_resumes_from_the_servers_offset(tool: Tool) -> None:

@@ -192,6 +192,13 @@ def test_tampered_or_mismatched_draw_records_are_refused(tmp_path: Path) -> None
 
 
 GP_BIDS = "bidder,price,small_enterprise\n甲,1000000,0\n乙,1050000,1\n丙,980000,0\n丁,1200000,1\n"
+#: The same bids with the facts gp-comprehensive-goods reads: delivery days (ratio, lower is better) and the
+#: number of negative deviations from the specification (steps: 0 → 60, 1 → 50, …). 丁 is rejected (above the
+#: maximum price), so its 10 days do not become the best delivery time.
+GP_BIDS_FACTS = (
+    "bidder,price,small_enterprise,duration_days,extra.技术参数负偏离项数\n"
+    "甲,1000000,0,30,1\n乙,1050000,1,45,0\n丙,980000,0,60,0\n丁,1200000,1,10,0\n"
+)
 
 
 def _gp_scores() -> str:
@@ -210,15 +217,18 @@ def _gp_scores() -> str:
     }
     for (bidder, item), values in panel.items():
         rows += [f"e{n},{bidder},{item},{v}" for n, v in enumerate(values, start=1)]
-    for bidder, spec, delivery in [("甲", 55, 30), ("乙", 50, 25), ("丙", 58, 28), ("丁", 1, 1)]:
-        rows += [f",{bidder},spec,{spec}", f",{bidder},delivery,{delivery}"]
     return "\n".join(rows) + "\n"
 
 
 def test_evaluate_totals_candidates_and_deviation_interventions(tmp_path: Path) -> None:
-    """甲's solution mean is now 28.40: F_tech = 55 + 28.40 = 83.40; total = 41.70 + 18.80 + 28.35 = 88.85.
-    乙 88.64 and 丙 94.03 as in the worked example. Ranking 丙, 甲, 乙. e5's 10 needs a written reason."""
-    bids = _write(tmp_path, "bids.csv", GP_BIDS)
+    """Objective items from the facts: spec 甲 50 (1 deviation), 乙 60, 丙 60; delivery 30 × 30/days: 甲 30,
+    乙 20, 丙 15. Subjective means: solution 甲 28.40, 乙 33.20, 丙 35; service 甲 64, 乙 60.20, 丙 65.
+    Price scores (lowest 945,000 after 乙's 10 % deduction): 甲 94.50, 乙 100, 丙 96.43.
+    甲 = 0.5 × 78.40 + 0.2 × 94 + 0.3 × 94.50 = 39.20 + 18.80 + 28.35 = 86.35;
+    乙 = 0.5 × 93.20 + 0.2 × 80.20 + 0.3 × 100 = 46.60 + 16.04 + 30 = 92.64;
+    丙 = 0.5 × 95 + 0.2 × 80 + 0.3 × 96.43 = 47.50 + 16 + 28.929 = 92.429 → 92.43.
+    Ranking 乙, 丙, 甲. e5's 10 (mean 28.40, 46 % of the max) needs a written reason."""
+    bids = _write(tmp_path, "bids.csv", GP_BIDS_FACTS)
     scores = _write(tmp_path, "scores.csv", _gp_scores())
     code, stdout, output = _run(
         "calc",
@@ -235,11 +245,22 @@ def test_evaluate_totals_candidates_and_deviation_interventions(tmp_path: Path) 
     assert code == 0, output
     data = json.loads(stdout)
     totals = {r["bidder"]: (r["total"], r["rank"]) for r in data["evaluation"]["rows"]}
-    assert totals == {"丙": ("94.03", 1), "甲": ("88.85", 2), "乙": ("88.64", 3)}
-    assert data["evaluation"]["candidates"] == ["丙", "甲", "乙"]
+    assert totals == {"乙": ("92.64", 1), "丙": ("92.43", 2), "甲": ("86.35", 3)}
+    assert data["evaluation"]["candidates"] == ["乙", "丙", "甲"]
     assert [(i["expert"], i["bidder"], i["item"], i["deviation"]) for i in data["interventions"]] == [
         ("e5", "甲", "solution", "46.00")
     ]
+    objective = data["objective"]
+    assert set(objective) == {"甲", "乙", "丙"}  # the rejected 丁 is not evaluated
+    assert objective["乙"]["delivery"] == {
+        "value": "45",
+        "points": "20.00",
+        "status": "ok",
+        "basis_zh": "30 × 最优值 30 ÷ 45 = 20 分",
+        "basis_en": "30 × best 30 / 45 = 20 points",
+    }
+    assert (objective["甲"]["spec"]["value"], objective["甲"]["spec"]["points"]) == ("1", "50.00")
+    assert data["warnings"] == []
     result = CliRunner().invoke(
         app,
         ["calc", "evaluate", "--method", "gp-comprehensive-goods", bids, "--scores", scores, "--max-price", "1150000"],
@@ -247,6 +268,52 @@ def test_evaluate_totals_candidates_and_deviation_interventions(tmp_path: Path) 
     )
     assert result.exit_code == 0, result.output
     assert "评标结果" in result.output and "中标候选人" in result.output and "须书面说明理由" in result.output
+    assert "客观评分项" in result.output and "30 × 最优值 30 ÷ 60 = 15 分" in result.output
+
+
+def test_evaluate_warns_per_missing_fact_column_and_scores_it_zero(tmp_path: Path) -> None:
+    """Without fact columns both objective items give 0: 丙 = 0.5 × 35 + 0.2 × 65 + 0.3 × 96.43 = 59.43."""
+    bids = _write(tmp_path, "bids.csv", GP_BIDS)
+    scores = _write(tmp_path, "scores.csv", _gp_scores())
+    args = [
+        "calc",
+        "evaluate",
+        "--method",
+        "gp-comprehensive-goods",
+        bids,
+        "--scores",
+        scores,
+        "--max-price",
+        "1150000",
+    ]
+    code, stdout, output = _run(*args, "--json")
+    assert code == 0, output
+    data = json.loads(stdout)
+    assert [w["field"] for w in data["warnings"]] == ["extra.技术参数负偏离项数", "duration_days"]
+    assert {r["bidder"]: r["total"] for r in data["evaluation"]["rows"]}["丙"] == "59.43"
+    assert data["objective"]["丙"]["delivery"]["status"] == "missing"
+    result = CliRunner().invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("提示 warning 投标报价文件没有") == 2 and "未提供，得 0 分" in result.output
+
+
+def test_check_method_lists_each_item_with_its_rule() -> None:
+    result = CliRunner().invoke(app, ["calc", "check-method", "eng-comprehensive"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "评分项 experience" in result.output and "评分项 credit" in result.output
+    assert "施工方案与技术措施：15 分，主观，专家评分" in result.output
+    code, stdout, _ = _run("calc", "check-method", "eng-comprehensive", "--json")
+    assert code == 0
+    items = json.loads(stdout)["method"]["factors"][1]["items"]
+    assert items[1]["rule"]["kind"] == "count" and items[1]["rule"]["per_unit"] == "2"
+
+
+def test_evaluate_refuses_objective_rows_in_the_scores_file(tmp_path: Path) -> None:
+    bids = _write(tmp_path, "bids.csv", GP_BIDS_FACTS)
+    scores = _write(tmp_path, "scores.csv", _gp_scores() + ",甲,spec,55\n")
+    code, _, output = _run("calc", "evaluate", "--method", "gp-comprehensive-goods", bids, "--scores", scores)
+    assert code == 1
+    assert "由评分规则根据投标文件数据计算" in output and "extra.技术参数负偏离项数" in output
 
 
 def test_evaluate_needs_scores_for_scored_methods_and_names_bad_score_cells(tmp_path: Path) -> None:

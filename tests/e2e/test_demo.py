@@ -12,8 +12,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -664,8 +665,16 @@ def test_the_ledger_balances_to_zero_and_every_bank_day_reconciles(demo: Demo) -
 def test_the_road_tender_is_evaluated_by_a_drawn_committee_with_one_intervention_and_a_signed_report(
     demo: Demo,
 ) -> None:
-    from sunbid.evaluation.models import CommitteeMemberRow, Evaluation, EvaluationMethodDoc, InterventionRow
+    from sunbid.evaluation.models import (
+        CommitteeMemberRow,
+        Evaluation,
+        EvaluationMethodDoc,
+        FactCorrectionRow,
+        InterventionRow,
+        ScoreRow,
+    )
     from sunbid.evaluation.pdfsign import verify_report
+    from sunbid.evaluation.report_model import ATTACHMENT_NAME
     from sunbid.experts.models import ExpertDraw
 
     platform = demo.platform
@@ -676,6 +685,16 @@ def test_the_road_tender_is_evaluated_by_a_drawn_committee_with_one_intervention
         ev = s.scalars(select(Evaluation).where(Evaluation.project_id == road.id)).one()
         members = list(s.scalars(select(CommitteeMemberRow).where(CommitteeMemberRow.evaluation_id == ev.id)))
         interventions = list(s.scalars(select(InterventionRow).where(InterventionRow.evaluation_id == ev.id)))
+        corrections = list(s.scalars(select(FactCorrectionRow).where(FactCorrectionRow.evaluation_id == ev.id)))
+        typed_objective = s.scalar(
+            select(func.count()).select_from(ScoreRow).where(ScoreRow.evaluation_id == ev.id, ScoreRow.objective)
+        )
+        bidder4 = s.scalars(
+            select(Organisation)
+            .join(Membership, Membership.org_id == Organisation.id)
+            .join(User, User.id == Membership.user_id)
+            .where(User.username == "bidder4")
+        ).one()
         report = s.get(ProjectDocument, ev.report_document_id)
         tags = list(s.scalars(select(AuditEvent.tag).where(AuditEvent.tag.like("%evaluation:%"))))
         assert report is not None
@@ -689,3 +708,19 @@ def test_the_road_tender_is_evaluated_by_a_drawn_committee_with_one_intervention
     assert status.complete and len(status.signatures) == 5
     assert any(t.endswith("evaluation:intervention") for t in tags)
     assert any(t.endswith("evaluation:candidates:publish") for t in tags)
+    # objective items were computed from the declared facts, one corrected by the leader with a reason
+    assert typed_objective == 0
+    [c] = corrections
+    assert (c.bidder, c.field, c.declared, c.value) == (bidder4.uscc, "extra.类似工程业绩", "2", "1") and c.reason
+    assert c.member_id == next(m.id for m in members if m.leader) and c.ledger_index is not None
+    assert any(t.endswith("evaluation:fact_correction") for t in tags)
+    [part] = (ev.result or {})["sections"]  # the road tender has one section
+    objective = part["objective"]
+    assert objective[bidder4.uscc]["experience"]["points"] == "2.00"  # 1 × 2 points (declared 2 would give 4)
+    assert objective[bidder4.uscc]["quality"]["points"] == "0.00"  # "无" is not among the options
+    doc = pdfium.PdfDocument(pdf)
+    attachment = doc.get_attachment(0)
+    assert attachment.get_name() == ATTACHMENT_NAME
+    content = json.loads(bytes(attachment.get_data()))
+    assert any("客观评分数据核验" in doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+    assert [(f["bidder"], f["declared"], f["value"]) for f in content["fact_corrections"]] == [(bidder4.uscc, "2", "1")]

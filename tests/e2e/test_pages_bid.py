@@ -97,3 +97,16 @@ def test_bid_page_under_the_gm_suite_points_to_the_command_line(site: Site) -> N
     to_bidding(site, pid)
     text = site.client("bidder_a").get(f"/projects/{pid}/bid").text
     assert 'id="bid-gm"' in text and "浏览器无法计算 SM3" in text and 'id="bid-upload"' not in text
+
+
+def test_the_sealing_command_names_the_facts_the_evaluation_method_reads(site: Site) -> None:
+    from sunbid.evaluation import service as evaluation
+    from tests.integration.evaluation.conftest import method_json
+
+    pid = new_project(site)
+    to_bidding(site, pid)
+    assert "--fact" not in site.client("bidder_a").get(f"/projects/{pid}/bid").text  # no method attached yet
+    site.act("agency", lambda uow, actor: evaluation.attach_method(uow, actor, pid, method_json()))
+    page = site.client("bidder_a").get(f"/projects/{pid}/bid").text
+    facts = re.findall(r"--fact (\S+)=…", page)
+    assert facts == ["质量管理体系认证", "信用等级", "类似工程业绩"]  # what eng-comprehensive's objective items read

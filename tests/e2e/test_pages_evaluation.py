@@ -44,14 +44,12 @@ def _sign_in(client: TestClient, username: str, password: str) -> None:
     assert r.status_code == 303, r.text
 
 
-def _form(vw: Vw, seq: int, plan_a: str) -> dict[str, str]:
+def _form(vw: Vw, plan_a: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for who in ("bidder_a", "bidder_b", "bidder_c"):
         u = vw.uscc(who)
         out[f"s|{u}|plan"] = plan_a if who == "bidder_a" else "11"
         out[f"s|{u}|schedule"] = "8"
-        if seq == 1:
-            out.update({f"s|{u}|quality": "5", f"s|{u}|credit": "5", f"s|{u}|experience": "3"})
     return out
 
 
@@ -80,20 +78,35 @@ def test_scoring_page_for_members_only_with_an_intervention(vw: Vw, client: Test
         assert client.get(f"/evaluation/{vw.pid}").status_code == 403, outsider
     _sign_in(client, vw.member(1), EXPERT_PASSWORD)
     page = client.get(f"/evaluation/{vw.pid}")
-    assert page.status_code == 200 and vw.ow.org("bidder_a").name in page.text and "客观" in page.text
+    assert page.status_code == 200 and vw.ow.org("bidder_a").name in page.text
+    c = vw.uscc("bidder_c")
+    assert 'id="objective-table"' in page.text and 'id="fact-form"' in page.text  # the leader may correct facts
+    assert f'name="s|{c}|experience"' not in page.text  # objective items are read-only: no input
+    assert "无法识别的数值“三”" in page.text
     csrf = client.cookies["sunbid_csrf"]
-    r = client.post(f"/evaluation/{vw.pid}", data={**_form(vw, 1, "12"), "csrf_token": csrf, "action": "save"})
+    fact = {"bidder": c, "field": "extra.类似工程业绩", "value": "2", "csrf_token": csrf}
+    r = client.post(f"/evaluation/{vw.pid}/facts", data={**fact, "reason": " "})
+    assert r.status_code == 422 and "书面说明理由" in r.text and 'value="2"' in r.text  # the form is kept
+    assert (
+        client.post(f"/evaluation/{vw.pid}/facts", data={**fact, "csrf_token": "x", "reason": "r"}).status_code == 403
+    )
+    r = client.post(f"/evaluation/{vw.pid}/facts", data={**fact, "reason": "核对业绩证明，认定 2 项。"})
+    assert r.status_code == 200 and "数据已更正" in r.text and 'id="corrections"' in r.text
+    assert "核对业绩证明，认定 2 项。" in r.text and "2 项 × 2 分" in r.text
+    r = client.post(f"/evaluation/{vw.pid}", data={**_form(vw, "12"), "csrf_token": csrf, "action": "save"})
     assert r.status_code == 200 and "评分已保存" in r.text
-    bad = client.post(f"/evaluation/{vw.pid}", data={**_form(vw, 1, "12"), "action": "submit"})
+    bad = client.post(f"/evaluation/{vw.pid}", data={**_form(vw, "12"), "action": "submit"})
     assert bad.status_code == 403  # no CSRF token
     r = client.post(f"/evaluation/{vw.pid}", data={"csrf_token": csrf, "action": "submit"})
     assert r.status_code == 200 and "评分已提交" in r.text
 
     _sign_in(client, vw.member(2), EXPERT_PASSWORD)
     page = client.get(f"/evaluation/{vw.pid}")
-    assert "客观" not in page.text and 'value="12.00"' not in page.text  # nobody else's scores, no objective items
+    assert 'value="12.00"' not in page.text  # nobody else's scores
+    assert 'id="objective-table"' in page.text and 'id="fact-form"' not in page.text  # read-only for members
+    assert "核对业绩证明，认定 2 项。" in page.text  # the leader's correction, with its reason
     csrf = client.cookies["sunbid_csrf"]
-    held = client.post(f"/evaluation/{vw.pid}", data={**_form(vw, 2, "5"), "csrf_token": csrf, "action": "submit"})
+    held = client.post(f"/evaluation/{vw.pid}", data={**_form(vw, "5"), "csrf_token": csrf, "action": "submit"})
     assert held.status_code == 409 and "书面理由" in held.text
     field = f"r|{vw.uscc('bidder_a')}|plan"
     assert f'name="{field}"' in held.text

@@ -206,6 +206,24 @@ def _client(server: str, token: str | None, username: str | None, password_file:
     return client
 
 
+def _facts(pairs: list[str]) -> dict[str, str]:
+    """``--fact 名称=值`` options as the manifest's ``extra`` (each name once)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValidationFailed(
+                "bidder.bad_fact",
+                f"--fact 须写成“名称=值”（如 类似工程业绩=3），不是“{pair[:60]}”。",
+                f"--fact must be NAME=VALUE (e.g. 类似工程业绩=3), not {pair[:60]!r}.",
+            )
+        if key in out:
+            raise ValidationFailed("bidder.bad_fact", f"数据“{key}”给了两次。", f"The fact {key!r} is given twice.")
+        out[key] = value.strip()
+    return out
+
+
 @app.command("seal")
 @tool_errors
 def seal(
@@ -224,6 +242,11 @@ def seal(
     duration_days: int = typer.Option(..., "--duration-days", help="工期（日历天）/ duration in days"),
     quality: str = typer.Option(..., "--quality", help="质量标准 / quality"),
     commitment: list[str] = typer.Option([], "--commitment", help="关键承诺，可重复 / key commitment (repeatable)"),
+    fact: list[str] = typer.Option(
+        [],
+        "--fact",
+        help="客观评分项所读的数据“名称=值”，可重复（如 类似工程业绩=3）/ a fact, NAME=VALUE (repeatable)",
+    ),
     out: Path = typer.Option(..., "--out", help="输出的投标文件（.sbid）/ the sealed container to write"),
     force: bool = typer.Option(False, "--force", help="覆盖已存在的输出文件 / overwrite an existing --out"),
     as_json: bool = JsonOpt,
@@ -279,7 +302,15 @@ def seal(
             f"开标公钥属于标段 {key.section_code}，不是 {section}。",
             f"The opening key is for section {key.section_code}, not {section}.",
         )
-    bid = BidInput(code, section, price_text, duration_days, quality.strip(), tuple(c.strip() for c in commitment))
+    bid = BidInput(
+        code,
+        section,
+        price_text,
+        duration_days,
+        quality.strip(),
+        tuple(c.strip() for c in commitment),
+        extra=_facts(fact),
+    )
     manifest = build_manifest(
         bid, bundle_bidder(keys), fingerprint=machine_fingerprint(get_suite(keys.suite)), now=datetime.now(UTC)
     )
@@ -294,6 +325,7 @@ def seal(
         "section_code": section,
         "bidder_uscc": manifest.bidder_uscc,
         "machine_fingerprint": manifest.machine_fingerprint,
+        "facts": dict(manifest.extra),
         "opening_key_fingerprint": key.key_fingerprint,
         "files": [{"name": f.name, "size": f.size, "digest": f.digest} for f in sealed.files],
     }

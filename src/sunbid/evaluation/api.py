@@ -19,7 +19,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from sunbid.core.errors import Conflict, ValidationFailed
-from sunbid.evaluation import service, service_report, service_scoring
+from sunbid.evaluation import service, service_objective, service_report, service_scoring
 from sunbid.evaluation.methods import load_method_json
 from sunbid.identity.auth import CurrentActor
 from sunbid.platform.deps import client_ip, request_context
@@ -69,6 +69,16 @@ class ReasonIn(StrictModel):
 
 class SubmitIn(StrictModel):
     reasons: list[ReasonIn] = Field(default_factory=list, max_length=500)
+
+
+class FactIn(StrictModel):
+    """A fact correction: the verified value of one fact of one bid (empty = not provided) and why."""
+
+    bidder: str = Field(min_length=1, max_length=32)
+    field: str = Field(min_length=1, max_length=80)
+    value: str = Field(default="", max_length=service_objective.MAX_FACT)
+    reason: str = Field(min_length=1, max_length=service_objective.MAX_CORRECTION_REASON)
+    section: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class CertificateIn(StrictModel):
@@ -215,6 +225,29 @@ def submit(request: Request, platform: Plat, actor: CurrentActor, pid: Pid, body
             details={"interventions": out["interventions"]},
         )
     return out
+
+
+@router.get("/projects/{pid}/evaluation/objective", summary="客观评分项 Objective items computed from facts")
+def objective(platform: Plat, actor: CurrentActor, pid: Pid, section: SectionQ = None) -> dict[str, Any]:
+    """Per bid of the section and objective item: the declared and verified facts, points and basis; the
+    section's corrections."""
+    with platform.uow() as uow:
+        return service_objective.objective_view(uow, actor, pid, section)
+
+
+@router.post("/projects/{pid}/evaluation/facts", status_code=201, summary="更正客观评分数据 Correct a fact (leader)")
+def correct_fact(request: Request, platform: Plat, actor: CurrentActor, pid: Pid, body: FactIn) -> dict[str, Any]:
+    """The group leader records the value verified against the bid documents, with a written reason; the
+    objective items reading it are recomputed. Points are never typed in."""
+    with platform.uow(request_context(request)) as uow:
+        row = service_objective.correct_fact(
+            uow, actor, pid, body.bidder, body.field, body.value, body.reason, body.section
+        )
+        out = {"id": row.id, "declared": row.declared, "value": row.value, "ledger_index": row.ledger_index}
+        section = row.section
+        uow.commit()
+    with platform.uow() as uow:
+        return {"correction": out, **service_objective.objective_view(uow, actor, pid, section)}
 
 
 @router.get("/projects/{pid}/evaluation/interventions", summary="评分偏离干预 Deviation interventions")

@@ -24,7 +24,7 @@ from rich.markup import escape
 from sunbid.draws.record import MAX_RECORD_BYTES
 from sunbid.draws.verify import verify_record_json
 from sunbid.evaluation.committee import Member, Sector, check_committee, required_members
-from sunbid.evaluation.csvfiles import ScoreSheet, parse_bids_csv, parse_scores_csv
+from sunbid.evaluation.csvfiles import BidsFile, ScoreSheet, parse_bids_file, parse_scores_csv
 from sunbid.evaluation.jsonread import to_decimal
 from sunbid.evaluation.methods import (
     MAX_METHOD_BYTES,
@@ -33,6 +33,13 @@ from sunbid.evaluation.methods import (
     load_method_json,
     load_packaged_method,
     packaged_method_names,
+)
+from sunbid.evaluation.objective import (
+    ObjectivePoints,
+    objective_items,
+    objective_points,
+    objective_scores,
+    rule_text,
 )
 from sunbid.evaluation.price import PriceResult, compute_prices
 from sunbid.evaluation.scoring import detect_deviations, evaluate
@@ -118,9 +125,13 @@ DrawRecordOpt = typer.Option(
 MaxPriceOpt = typer.Option(None, "--max-price", help="最高投标限价（元）/ maximum price (yuan)")
 
 
+def _bids(method: EvaluationMethod, bids_csv: Path, as_json: bool) -> BidsFile:
+    return parse_bids_file(_read(bids_csv, 4 << 20, "投标报价文件", "bids file", as_json), method)
+
+
 def _prices(
     method: EvaluationMethod,
-    bids_csv: Path,
+    bids: BidsFile,
     k: str | None,
     draw_record: Path | None,
     max_price: str | None,
@@ -137,8 +148,41 @@ def _prices(
                 as_json=as_json,
             )
         drawn = from_record
-    bids = parse_bids_csv(_read(bids_csv, 4 << 20, "投标报价文件", "bids file", as_json), method)
-    return compute_prices(method, bids, drawn=drawn, max_price=_decimal_opt(max_price, "--max-price"))
+    return compute_prices(method, list(bids.bids), drawn=drawn, max_price=_decimal_opt(max_price, "--max-price"))
+
+
+def _objective(
+    method: EvaluationMethod, bids: BidsFile, prices: PriceResult
+) -> tuple[dict[str, dict[str, ObjectivePoints]], list[dict[str, str]]]:
+    """The objective items' points of the valid bids, from the bids file's facts, and a warning per fact field
+    the method reads but the file lacks."""
+    results = objective_scores(method, [ln.bidder for ln in prices.lines], bids.facts)
+    warnings = [
+        {
+            "code": "calc.fact_column_missing",
+            "field": field,
+            "message_zh": f"投标报价文件没有 {field} 列：各投标人该项数据视为未提供，相关客观评分项得 0 分",
+            "message_en": f"the bids file has no column {field}: every bid's fact is missing (0 points)",
+        }
+        for field in bids.missing_fields
+    ]
+    return results, warnings
+
+
+def _objective_json(results: dict[str, dict[str, ObjectivePoints]]) -> dict[str, dict[str, dict[str, Any]]]:
+    return {
+        bidder: {
+            item: {
+                "value": r.value,
+                "points": dec_text(r.points),
+                "status": r.status,
+                "basis_zh": r.basis_zh,
+                "basis_en": r.basis_en,
+            }
+            for item, r in items.items()
+        }
+        for bidder, items in results.items()
+    }
 
 
 @app.command("price-scores")
@@ -153,7 +197,7 @@ def price_scores(
 ) -> None:
     """计算评标基准价、偏差率、价格得分、评审价格与排名 / benchmark, deviations, price scores and ranks."""
     method = _method(method_spec, as_json)
-    result = _prices(method, bids_csv, k, draw_record, max_price, as_json)
+    result = _prices(method, _bids(method, bids_csv, as_json), k, draw_record, max_price, as_json)
     if as_json:
         emit_json({"ok": True, "method_kind": method.kind, "method_name_zh": method.name_zh, **result.to_dict()})
         return
@@ -215,14 +259,23 @@ def evaluate_cmd(
 ) -> None:
     """汇总得分、排序、并列规则、中标候选人，并列出需说明理由的偏离评分 / totals, ranking, candidates, deviations."""
     method = _method(method_spec, as_json)
-    prices = _prices(method, bids_csv, k, draw_record, max_price, as_json)
-    sheet = ScoreSheet((), {}, ())
+    bids = _bids(method, bids_csv, as_json)
+    prices = _prices(method, bids, k, draw_record, max_price, as_json)
+    sheet = ScoreSheet((), ())
     if scores_csv is not None:
         sheet = parse_scores_csv(_read(scores_csv, 4 << 20, "评分文件", "scores file", as_json), method)
         sheet = sheet.without({r.bidder for r in prices.rejected})
-    elif method.scored:
+    elif method.scored and any(i.subjective for i in method.items):
         fail("calc.scores_missing", "综合评分类方法须提供 --scores", "a scored method needs --scores", as_json=as_json)
-    result = evaluate(method, prices, sheet.scores, sheet.objective, experts=sheet.experts, abnormal_members=abnormal)
+    objective, warnings = _objective(method, bids, prices)
+    result = evaluate(
+        method,
+        prices,
+        sheet.scores,
+        objective_points(objective),
+        experts=sheet.experts,
+        abnormal_members=abnormal,
+    )
     interventions = detect_deviations(method.deviation, method.items, sheet.scores) if method.deviation else []
     if as_json:
         emit_json(
@@ -230,11 +283,15 @@ def evaluate_cmd(
                 "ok": True,
                 "prices": prices.to_dict(),
                 "evaluation": result.to_dict(),
+                "objective": _objective_json(objective),
+                "warnings": warnings,
                 "interventions": [i.to_dict() for i in interventions],
             }
         )
         return
     console.print(f"[bold]{escape(method.name_zh)}[/]（{method.kind_zh} / {method.kind_en}）")
+    for w in warnings:
+        console.print(f"[yellow]提示 warning[/] {escape(w['message_zh'])} / {escape(w['message_en'])}")
     if prices.benchmark is not None:
         console.print(f"评标基准价 benchmark: {dec_text(prices.benchmark.benchmark)} 元")
     kinds = [f for f in method.factors if f.kind != "price"]
@@ -251,6 +308,23 @@ def evaluate_cmd(
         for r in result.rows
     ]
     table("评标结果 Evaluation result", columns, rows)
+    items = objective_items(method)
+    if items:
+        table(
+            "客观评分项 Objective items",
+            ["投标人", "评分项", "数据 value", "得分", "计分依据 basis"],
+            [
+                [
+                    escape(r.bidder),
+                    escape(item.name_zh),
+                    "" if (o := objective[r.bidder][item.id]).value is None else escape(o.value),
+                    dec_text(o.points),
+                    escape(o.basis_zh),
+                ]
+                for r in result.rows
+                for item in items
+            ],
+        )
     console.print(f"中标候选人 candidates: {escape('、'.join(result.candidates)) or '-'}")
     if result.undecided:
         console.print(f"[yellow]并列待定 undecided tie:[/] {escape('、'.join(result.undecided))}")
@@ -290,6 +364,11 @@ def check_method(
     for f in method.factors:
         weight = f" × {dec_text(f.weight)}" if method.aggregation == "weighted" else ""
         rows.append([f"因素 {f.id}", f"{f.name_zh}：{dec_text(f.max_points)} 分{weight}，{len(f.items)} 项"])
+        for item in f.items:
+            kind = "客观" if item.rule is not None else "主观"
+            how = rule_text(item)[0]
+            text = f"{item.name_zh}：{dec_text(item.max_points)} 分，{kind}，{how}"
+            rows.append([f"  评分项 {item.id}", escape(text)])
     table("评标办法 Evaluation method", ["项 field", "值 value"], rows)
     console.print("[green]评标办法有效 the method is valid[/]")
 
@@ -382,15 +461,17 @@ def report_cmd(
 
     method = _method(method_spec, as_json)
     details = parse_report_info(_read(info, MAX_INFO_BYTES, "报告信息文件", "report information file", as_json))
-    prices = _prices(method, bids_csv, k, draw_record, max_price, as_json)
-    opened = parse_bids_csv(_read(bids_csv, 4 << 20, "投标报价文件", "bids file", as_json), method)
-    sheet = ScoreSheet((), {}, ())
+    bids = _bids(method, bids_csv, as_json)
+    prices = _prices(method, bids, k, draw_record, max_price, as_json)
+    opened = bids.bids
+    sheet = ScoreSheet((), ())
     if scores_csv is not None:
         sheet = parse_scores_csv(_read(scores_csv, 4 << 20, "评分文件", "scores file", as_json), method)
         sheet = sheet.without({r.bidder for r in prices.rejected})
-    elif method.scored:
+    elif method.scored and any(i.subjective for i in method.items):
         fail("calc.scores_missing", "综合评分类方法须提供 --scores", "a scored method needs --scores", as_json=as_json)
-    result = evaluate(method, prices, sheet.scores, sheet.objective, experts=sheet.experts)
+    objective, _warnings = _objective(method, bids, prices)
+    result = evaluate(method, prices, sheet.scores, objective_points(objective), experts=sheet.experts)
     interventions = detect_deviations(method.deviation, method.items, sheet.scores) if method.deviation else []
     report = build_report(
         project_code=details.project_code,

@@ -5,11 +5,15 @@
 * ``bidder`` (投标人) — required, unique;
 * ``price`` (报价, 投标报价) — required, yuan with at most 2 decimals, positive, no thousands separators;
 * ``small_enterprise`` (小微企业) — ``1/0``, ``true/false``, ``yes/no``, ``是/否``, empty = no;
-* one column per adjustment the method declares (经评审的最低投标价法), named by its id; empty = 0.
+* one column per adjustment the method declares (经评审的最低投标价法), named by its id; empty = 0;
+* one column per fact field 事实数据 the method's objective rules read, headed exactly by the field name
+  (``duration_days``, ``quality``, ``extra.类似工程业绩``); the cell is the bid's value as text, empty = not
+  provided. A field the method reads but the file lacks is reported in ``BidsFile.missing_fields`` (every bid's
+  fact is then missing: 0 points).
 
-**Scores** (``sunbid calc evaluate``): ``expert,bidder,item,score`` (专家, 投标人, 评分项, 得分). A subjective item
-has one row per expert; an objective item has one row per bid with an empty ``expert``. Scores have at most 2
-decimals and lie within the item's maximum.
+**Scores** (``sunbid calc evaluate``): ``expert,bidder,item,score`` (专家, 投标人, 评分项, 得分), one row per expert
+and subjective item. Scores have at most 2 decimals and lie within the item's maximum. Objective items are
+computed from the facts (:mod:`sunbid.evaluation.objective`): a row for one is refused.
 
 Lines and columns are 1-based; the header is line 1.
 """
@@ -26,13 +30,23 @@ from typing import Final
 
 from sunbid.core.errors import ValidationFailed
 from sunbid.evaluation.methods import EvaluationMethod
+from sunbid.evaluation.objective import fact_fields
 from sunbid.evaluation.price import Bid
 from sunbid.evaluation.scoring import ExpertScore
 
-__all__ = ["MAX_BIDS", "ScoreSheet", "parse_bids_csv", "parse_scores_csv"]
+__all__ = [
+    "MAX_BIDS",
+    "MAX_FACT_CHARS",
+    "BidsFile",
+    "ScoreSheet",
+    "parse_bids_csv",
+    "parse_bids_file",
+    "parse_scores_csv",
+]
 
 MAX_BIDS: Final = 10_000
 MAX_BYTES: Final = 4 << 20
+MAX_FACT_CHARS: Final = 1000
 _ALIASES: Final = {
     "bidder": "bidder",
     "投标人": "bidder",
@@ -83,16 +97,32 @@ def _rows(data: str | bytes, kind: str) -> list[list[str]]:
     return rows
 
 
+@dataclass(frozen=True, slots=True)
+class BidsFile:
+    """A bids CSV read: the bids, their facts (bidder → field → text or None) and the fact fields it lacks."""
+
+    bids: tuple[Bid, ...]
+    facts: Mapping[str, Mapping[str, str | None]]
+    missing_fields: tuple[str, ...]
+
+
 def parse_bids_csv(data: str | bytes, method: EvaluationMethod) -> list[Bid]:
     """The bids of a CSV file (see the module docstring); ``ValidationFailed`` names line and column."""
+    return list(parse_bids_file(data, method).bids)
+
+
+def parse_bids_file(data: str | bytes, method: EvaluationMethod) -> BidsFile:
+    """The bids and facts of a CSV file (see the module docstring); ``ValidationFailed`` names line and column."""
     rows = _rows(data, "bids")
     adjustments = {a.id: a for a in method.adjustments}
+    fields = fact_fields(method)
     header: list[str] = []
     for col, raw in enumerate(rows[0], start=1):
         name = raw.strip()
-        canonical = _ALIASES.get(name, _ALIASES.get(name.lower(), name if name in adjustments else ""))
+        own = name if name in adjustments or name in fields else ""
+        canonical = _ALIASES.get(name, _ALIASES.get(name.lower(), own))
         if not canonical:
-            allowed = ", ".join(["bidder", "price", "small_enterprise", *adjustments])
+            allowed = ", ".join(["bidder", "price", "small_enterprise", *adjustments, *fields])
             raise _err(1, col, name, f"未知列，可用列：{allowed}", f"unknown column; columns are: {allowed}")
         if canonical in header:
             raise _err(1, col, name, "列重复", "the column appears twice")
@@ -103,6 +133,7 @@ def parse_bids_csv(data: str | bytes, method: EvaluationMethod) -> list[Bid]:
     if len(rows) - 1 > MAX_BIDS:
         raise ValidationFailed("bids.too_many", f"投标超过 {MAX_BIDS} 家", f"more than {MAX_BIDS} bids")
     bids: list[Bid] = []
+    facts: dict[str, dict[str, str | None]] = {}
     seen: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
@@ -149,9 +180,18 @@ def parse_bids_csv(data: str | bytes, method: EvaluationMethod) -> list[Bid]:
                         raise _err(line, col, adj_id, f"{text!r} 不是十进制数", f"{text!r} is not a decimal")
                     adj[adj_id] = Decimal(text)
         bids.append(Bid(bidder, Decimal(price), small, adj))
+        facts[bidder] = {}
+        for field in fields:
+            if field in values:
+                col, text = values[field]
+                if len(text) > MAX_FACT_CHARS:
+                    raise _err(
+                        line, col, field, f"超过 {MAX_FACT_CHARS} 个字符", f"longer than {MAX_FACT_CHARS} characters"
+                    )
+                facts[bidder][field] = text or None
     if not bids:
         raise ValidationFailed("bids.empty", "投标报价文件没有投标", "the bids file has no bid")
-    return bids
+    return BidsFile(tuple(bids), facts, tuple(f for f in fields if f not in header))
 
 
 _SCORE_ALIASES: Final = {
@@ -169,19 +209,14 @@ _SCORE_RE: Final = re.compile(r"(0|[1-9][0-9]{0,5})(\.[0-9]{1,2})?")
 
 @dataclass(frozen=True, slots=True)
 class ScoreSheet:
-    """The scores of an evaluation: experts' subjective scores, objective scores, and the panel in order."""
+    """The experts' scores of the subjective items, and the panel in order."""
 
     scores: tuple[ExpertScore, ...]
-    objective: Mapping[str, Mapping[str, Decimal]]
     experts: tuple[str, ...]
 
     def without(self, bidders: set[str]) -> ScoreSheet:
         """The sheet without the rows of ``bidders`` (rejected bids are not evaluated)."""
-        return ScoreSheet(
-            tuple(s for s in self.scores if s.bidder not in bidders),
-            {b: v for b, v in self.objective.items() if b not in bidders},
-            self.experts,
-        )
+        return ScoreSheet(tuple(s for s in self.scores if s.bidder not in bidders), self.experts)
 
 
 def parse_scores_csv(data: str | bytes, method: EvaluationMethod) -> ScoreSheet:
@@ -211,7 +246,6 @@ def parse_scores_csv(data: str | bytes, method: EvaluationMethod) -> ScoreSheet:
         )
     items = {i.id: i for i in method.items}
     scores: list[ExpertScore] = []
-    objective: dict[str, dict[str, Decimal]] = {}
     experts: dict[str, None] = {}
     seen: dict[tuple[str, str, str], int] = {}
     for line, row in enumerate(rows[1:], start=2):
@@ -238,26 +272,29 @@ def parse_scores_csv(data: str | bytes, method: EvaluationMethod) -> ScoreSheet:
                 f"the method has no item {item_id!r}",
                 kind="scores",
             )
+        if item.rule is not None:
+            field = item.rule.field
+            raise _err(
+                line,
+                col,
+                "item",
+                f"客观评分项 {item_id}（{item.name_zh}）由评分规则根据投标文件数据计算，"
+                f"请在投标报价文件中提供 {field} 列",
+                f"objective item {item_id} is computed by its rule from the bids' data: "
+                f"give the column {field} in the bids file",
+                kind="scores",
+            )
         col, bidder = v["bidder"]
         if not bidder:
             raise _err(line, col, "bidder", "投标人不能为空", "the bidder is empty", kind="scores")
         col, expert = v["expert"]
-        if item.subjective and not expert:
+        if not expert:
             raise _err(
                 line,
                 col,
                 "expert",
                 f"主观评分项 {item_id} 须写专家",
                 f"subjective item {item_id} needs an expert",
-                kind="scores",
-            )
-        if not item.subjective and expert:
-            raise _err(
-                line,
-                col,
-                "expert",
-                f"客观评分项 {item_id} 不写专家",
-                f"objective item {item_id} takes no expert",
                 kind="scores",
             )
         col, text = v["score"]
@@ -274,9 +311,6 @@ def parse_scores_csv(data: str | bytes, method: EvaluationMethod) -> ScoreSheet:
         if key in seen:
             raise _err(line, 1, "-", f"与第 {seen[key]} 行重复", f"repeats line {seen[key]}", kind="scores")
         seen[key] = line
-        if expert:
-            experts.setdefault(expert, None)
-            scores.append(ExpertScore(expert, bidder, item_id, Decimal(text)))
-        else:
-            objective.setdefault(bidder, {})[item_id] = Decimal(text)
-    return ScoreSheet(tuple(scores), objective, tuple(experts))
+        experts.setdefault(expert, None)
+        scores.append(ExpertScore(expert, bidder, item_id, Decimal(text)))
+    return ScoreSheet(tuple(scores), tuple(experts))

@@ -40,10 +40,12 @@ from sunbid.evaluation.model import (
     EvaluationMethod,
     Factor,
     MaxPriceWeighting,
+    ObjectiveRule,
     Policy,
     PriceRule,
     ScoreItem,
     Screening,
+    Step,
     TieKey,
 )
 
@@ -59,10 +61,12 @@ __all__ = [
     "EvaluationMethod",
     "Factor",
     "MaxPriceWeighting",
+    "ObjectiveRule",
     "Policy",
     "PriceRule",
     "ScoreItem",
     "Screening",
+    "Step",
     "dec_text",
     "field_error",
     "load_method_json",
@@ -100,13 +104,13 @@ def _parse_items(factor: _Obj, kind: str) -> tuple[ScoreItem, ...]:
     seen: set[str] = set()
     for path, raw in factor.items("items"):
         o = _Obj(raw, path)
-        item = ScoreItem(
-            id=o.ident("id"),
-            name_zh=o.text("name_zh"),
-            name_en=o.text("name_en", required=False),
-            max_points=o.dec("max_points", lo=Decimal(0), lo_open=True, hi=Decimal(1000)),
-            subjective=o.boolean("subjective", default=True),
-        )
+        item_id = o.ident("id")
+        name_zh = o.text("name_zh")
+        name_en = o.text("name_en", required=False)
+        max_points = o.dec("max_points", lo=Decimal(0), lo_open=True, hi=Decimal(1000))
+        subjective = o.boolean("subjective", default=True)
+        rule = _parse_rule(o, subjective, max_points)
+        item = ScoreItem(item_id, name_zh, name_en, max_points, subjective, rule)
         o.done()
         if item.id in seen:
             raise field_error("method.duplicate_id", o.at("id"), f"评分项 {item.id} 重复", f"item {item.id} repeated")
@@ -120,6 +124,141 @@ def _parse_items(factor: _Obj, kind: str) -> tuple[ScoreItem, ...]:
         raise field_error(
             "method.no_items", factor.at("items"), "技术、商务因素至少须有一个评分项", "needs at least one item"
         )
+    return tuple(out)
+
+
+_RULE_KINDS: Final = ("choice", "count", "steps", "ratio")
+_FIXED_FACT_FIELDS: Final = ("duration_days", "quality")
+_EXTRA_PREFIX: Final = "extra."
+_MAX_EXTRA_KEY: Final = 64
+_MAX_CHOICES: Final = 50
+_MAX_STEPS: Final = 50
+
+
+def _parse_rule(item: _Obj, subjective: bool, max_points: Decimal) -> ObjectiveRule | None:
+    """An objective item's rule 评分规则: required when ``subjective`` is false, refused otherwise."""
+    if subjective:
+        if item.has("rule"):
+            raise field_error(
+                "method.rule_for_subjective",
+                item.at("rule"),
+                "主观评分项由每位专家评分，不设评分规则（客观项须设 subjective=false）",
+                "a subjective item is scored by each expert and has no rule (objective items set subjective=false)",
+            )
+        item.used.add("rule")
+        return None
+    o = item.obj("rule")
+    if o is None:
+        raise field_error(
+            "method.objective_rule_missing",
+            item.at("rule"),
+            "客观评分项须声明评分规则（rule），由投标文件数据计算得分",
+            "an objective item needs a rule: its points are computed from the bids' data",
+        )
+    kind = o.choice("kind", _RULE_KINDS)
+    field = _rule_field(o)
+    if kind == "choice":
+        rule = ObjectiveRule("choice", field, choices=_rule_choices(o, max_points))
+    elif kind == "count":
+        rule = ObjectiveRule("count", field, per_unit=o.dec("per_unit", lo=Decimal(0), lo_open=True, hi=max_points))
+    elif kind == "steps":
+        direction = o.choice("direction", ("at_most", "at_least"), default="at_most")
+        rule = ObjectiveRule("steps", field, steps=_rule_steps(o, direction, max_points), direction=direction)  # type: ignore[arg-type]
+    else:
+        better = o.choice("better", ("lower", "higher"))
+        rule = ObjectiveRule("ratio", field, better=better)  # type: ignore[arg-type]
+    o.done()
+    return rule
+
+
+def _rule_field(o: _Obj) -> str:
+    value = o.raw("field")
+    if isinstance(value, str) and value in _FIXED_FACT_FIELDS:
+        return value
+    if isinstance(value, str) and value.startswith(_EXTRA_PREFIX):
+        key = value[len(_EXTRA_PREFIX) :]
+        if key and key == key.strip() and len(key) <= _MAX_EXTRA_KEY and not any(c in key for c in "\n\r\t"):
+            return value
+    raise field_error(
+        "method.bad_fact_field",
+        o.at("field"),
+        f"取值 {value!r} 无效：须为 duration_days、quality 或 extra.<键>"
+        f"（键 1–{_MAX_EXTRA_KEY} 个字符，首尾无空白、不含换行）",
+        f"value {value!r} must be duration_days, quality or extra.<key> "
+        f"(a key of 1-{_MAX_EXTRA_KEY} characters without surrounding blanks or line breaks)",
+    )
+
+
+def _rule_choices(o: _Obj, max_points: Decimal) -> tuple[tuple[str, Decimal], ...]:
+    raw = o.raw("choices")
+    field = o.at("choices")
+    if not isinstance(raw, Mapping) or not raw or len(raw) > _MAX_CHOICES:
+        raise field_error(
+            "method.bad_choices",
+            field,
+            f"须为非空 JSON 对象（选项 → 分值），至多 {_MAX_CHOICES} 项",
+            f"must be a non-empty JSON object (option → points), at most {_MAX_CHOICES} entries",
+        )
+    out: list[tuple[str, Decimal]] = []
+    for option, points in raw.items():
+        at = f"{field}.{option}"
+        if not isinstance(option, str) or not option.strip() or option != option.strip() or len(option) > 200:
+            raise field_error(
+                "method.bad_choice_option",
+                at,
+                "选项须为 1–200 个字符，首尾无空白（投标数据去掉首尾空白后按原文精确比对）",
+                "an option must be 1-200 characters without surrounding blanks (facts are compared exactly)",
+            )
+        out.append((option, _rule_points(to_decimal(points, at), at, max_points)))
+    return tuple(out)
+
+
+def _rule_points(points: Decimal, field: str, max_points: Decimal) -> Decimal:
+    if not Decimal(0) <= points <= max_points:
+        raise field_error(
+            "method.rule_points",
+            field,
+            f"分值 {dec_text(points)} 须在 0 至该项满分 {dec_text(max_points)} 之间",
+            f"points {dec_text(points)} must be between 0 and the item's {dec_text(max_points)}",
+        )
+    return points
+
+
+def _rule_steps(o: _Obj, direction: str, max_points: Decimal) -> tuple[Step, ...]:
+    entries = o.items("steps")
+    if not entries or len(entries) > _MAX_STEPS:
+        raise field_error(
+            "method.bad_steps",
+            o.at("steps"),
+            f"须为 1–{_MAX_STEPS} 档的数组",
+            f"must be an array of 1-{_MAX_STEPS} steps",
+        )
+    out: list[Step] = []
+    for path, raw in entries:
+        s = _Obj(raw, path)
+        bound = s.dec("bound", lo=Decimal("-1e18"), hi=Decimal("1e18"))
+        points = _rule_points(s.dec("points"), s.at("points"), max_points)
+        s.done()
+        if out:
+            prev = out[-1].bound
+            if any(x.bound == bound for x in out):
+                raise field_error("method.duplicate_value", s.at("bound"), "档位界限重复", "a step bound repeats")
+            ordered = bound > prev if direction == "at_most" else bound < prev
+            if not ordered:
+                raise field_error(
+                    "method.steps_order",
+                    s.at("bound"),
+                    "按第一个满足的档位计分：at_most 须按界限从小到大排列，at_least 须从大到小排列",
+                    "the first step met gives the points: at_most needs ascending bounds, at_least descending",
+                )
+            if points > out[-1].points:
+                raise field_error(
+                    "method.steps_order",
+                    s.at("points"),
+                    "越靠前的档位越优，分值不得低于后面的档位",
+                    "an earlier step is better: its points may not be below a later step's",
+                )
+        out.append(Step(bound, points))
     return tuple(out)
 
 

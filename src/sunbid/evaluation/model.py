@@ -31,11 +31,14 @@ __all__ = [
     "Fraction",
     "MaxPriceWeighting",
     "MethodKind",
+    "ObjectiveRule",
     "Policy",
     "PriceRule",
+    "RuleKind",
     "ScoreItem",
     "Screening",
     "Sector",
+    "Step",
     "TieKey",
 ]
 
@@ -50,6 +53,7 @@ FactorKind = Literal["technical", "commercial", "price"]
 Formula = Literal["deviation", "lowest_ratio", "evaluated_price"]
 Fraction = Literal["interpolate", "whole_floor", "whole_ceil"]
 TieKey = Literal["price_low", "evaluated_price_low", "price_score_high", "technical_high", "commercial_high"]
+RuleKind = Literal["choice", "count", "steps", "ratio"]
 
 #: Method kinds → (Chinese name, English name, sector, legal source).
 KIND_LABELS: Final[Mapping[str, tuple[str, str, Sector, str]]] = {
@@ -76,14 +80,46 @@ PRICE_RANKED_KINDS: Final = frozenset({"lowest_evaluated_price", "gp_lowest_pric
 
 
 @dataclass(frozen=True, slots=True)
+class Step:
+    """steps rule: the first step whose bound the value meets gives its points."""
+
+    bound: Decimal
+    """With the rule's ``direction``: value <= bound (``at_most``) or value >= bound (``at_least``)."""
+    points: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveRule:
+    """How an objective item's points are computed from one fact 事实数据 of each bid (SPEC E-3).
+
+    ``field`` is ``duration_days``, ``quality`` or ``extra.<key>`` (the key as in the bid manifest's ``extra``).
+    ``choice``: the value (after strip) is looked up exactly in ``choices``; ``count``: a whole non-negative
+    number n gives min(max, n × ``per_unit``); ``steps``: the first step met gives its points; ``ratio``:
+    max × best/value (``better="lower"``) or value/best (``"higher"``) over the bids with a valid value.
+    """
+
+    kind: RuleKind
+    field: str
+    choices: tuple[tuple[str, Decimal], ...] = ()
+    per_unit: Decimal = Decimal(0)
+    steps: tuple[Step, ...] = ()
+    direction: Literal["at_most", "at_least"] = "at_most"
+    better: Literal["lower", "higher"] = "lower"
+
+
+@dataclass(frozen=True, slots=True)
 class ScoreItem:
-    """One scored item 评分项 of a technical or commercial factor: subjective (each expert) or objective."""
+    """One scored item 评分项 of a technical or commercial factor: subjective (each expert) or objective.
+
+    An objective item carries its ``rule`` (required when ``subjective`` is False, absent otherwise).
+    """
 
     id: str
     name_zh: str
     name_en: str
     max_points: Decimal
     subjective: bool
+    rule: ObjectiveRule | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +337,24 @@ class EvaluationMethod:
         return out
 
 
+def _rule_plain(rule: ObjectiveRule) -> dict[str, Any]:
+    """A rule as written in a method file: only the keys of its kind."""
+    out: dict[str, Any] = {"kind": rule.kind, "field": rule.field}
+    if rule.kind == "choice":
+        out["choices"] = {option: dec_text(points) for option, points in rule.choices}
+    elif rule.kind == "count":
+        out["per_unit"] = dec_text(rule.per_unit)
+    elif rule.kind == "steps":
+        out["direction"] = rule.direction
+        out["steps"] = [{"bound": dec_text(s.bound), "points": dec_text(s.points)} for s in rule.steps]
+    else:
+        out["better"] = rule.better
+    return out
+
+
 def _plain(value: Any) -> Any:
+    if isinstance(value, ObjectiveRule):
+        return _rule_plain(value)
     if isinstance(value, Decimal):
         return dec_text(value)
     if isinstance(value, tuple | list):

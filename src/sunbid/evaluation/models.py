@@ -83,7 +83,10 @@ class CommitteeMemberRow(Base):
 
 
 class ScoreRow(Base):
-    """One member's score of one item of one bid (subjective items by each expert; objective ones by the leader)."""
+    """One member's score of one subjective item of one bid (``objective`` is kept for old rows: always False).
+
+    Objective items are computed from the bids' facts (:mod:`sunbid.evaluation.objective`), never typed in.
+    """
 
     __tablename__ = "evaluation_scores"
 
@@ -124,4 +127,26 @@ class InterventionRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ledger_index: Mapped[int | None] = mapped_column(BigId)
+
+
+class FactCorrectionRow(Base):
+    """SPEC E-3: the group leader's correction of one fact 事实数据 an objective item is computed from.
+
+    ``declared`` is what the bid's manifest said at the opening (None: not provided), ``value`` the verified value
+    (None: not provided); the latest correction of a (bidder, field) wins. The points are never typed in.
+    """
+
+    __tablename__ = "evaluation_fact_corrections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(BigId, ForeignKey("evaluations.id", ondelete="CASCADE"), index=True)
+    section: Mapped[str] = mapped_column(String(64))  # the section code 标段 (a bidder's bids differ per section)
+    bidder: Mapped[str] = mapped_column(String(32))  # the bidder's USCC
+    field: Mapped[str] = mapped_column(String(80))  # duration_days | quality | extra.<key>
+    declared: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("evaluation_members.id", ondelete="CASCADE"))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ledger_index: Mapped[int | None] = mapped_column(BigId)

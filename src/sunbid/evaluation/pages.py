@@ -1,15 +1,18 @@
 """The committee member's scoring page 评分页面 (SPEC E-3, E-4) and the expert's access page.
 
 ``GET /evaluation/{project_id}`` shows a committee member the opened bids (manifest fields, documents to
-download), the price computation and a score form (subjective items for everyone, objective items for the group
-leader). ``POST`` saves the scores, or submits them: a deviating score comes back with the intervention and a
-field for the written reason, and the submission waits for it. ``/evaluation/access`` redeems the one-time access
+download), the price computation, a score form for the subjective items and, read-only, the objective items
+computed from the bids' facts (value, points, basis); the group leader also gets a small form to correct a fact
+with a written reason (``POST /evaluation/{project_id}/facts``). ``POST`` saves the scores, or submits them: a
+deviating score comes back with the intervention and a field for the written reason, and the submission waits
+for it. ``/evaluation/access`` redeems the one-time access
 code sent to an expert. Every form carries the CSRF token; every change goes through the services in a unit of
 work with a ``web`` request context (audited like the API). Nobody else opens these pages (403).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -17,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sunbid.core.errors import DomainError, Forbidden
-from sunbid.evaluation import service, service_report, service_scoring
+from sunbid.evaluation import service, service_objective, service_report, service_scoring
 from sunbid.identity.service import Actor
 from sunbid.platform.deps import request_context
 from sunbid.projects import service as projects
@@ -78,6 +81,8 @@ def _context(
         "results": None,
         "sections": [],
         "section": None,
+        "objective": None,
+        "fact_form": {},
     }
     with platform.uow(request_context(request, "web")) as uow:
         project = projects.get_project(uow, project_id)
@@ -91,7 +96,10 @@ def _context(
                 section = sections[0].code
             bids = service_scoring.bids_view(uow, actor, project_id, section)
             mine = service_scoring.my_scores(uow, actor, project_id)
-            ctx.update(_scoring_context(member.leader, bids, mine))
+            ctx.update(_scoring_context(bids, mine))
+            ctx["objective"] = service_objective.objective_view(uow, actor, project_id, section)
+            for c in ctx["objective"]["corrections"]:
+                c["corrected_at"] = datetime.fromisoformat(c["corrected_at"])  # shown in China time
         if phase == "report" and ev.result is not None:
             names = {u: n for lot in service_scoring.opened_lots(uow, project) for u, n in lot.names.items()}
             ctx["names"] = {**names, **ctx.get("names", {})}
@@ -106,13 +114,10 @@ def _context(
     return ctx
 
 
-def _scoring_context(leader: bool, bids: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
+def _scoring_context(bids: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
     method = bids["method"]
     items = [
-        {**item, "factor": f["name_zh"]}
-        for f in method["factors"]
-        for item in f.get("items", [])
-        if item["subjective"] or leader
+        {**item, "factor": f["name_zh"]} for f in method["factors"] for item in f.get("items", []) if item["subjective"]
     ]
     section = bids["section"]
     return {
@@ -243,6 +248,49 @@ def _post(request: Request, project_id: int, form: dict[str, str]) -> Response:
 @router.post("/evaluation/{project_id}", summary="保存或提交评分 Save or submit scores")
 async def scoring_post(request: Request, project_id: int) -> Response:
     return await run_in_threadpool(_post, request, project_id, await _form(request))
+
+
+def _fact(request: Request, project_id: int, form: dict[str, str]) -> Response:
+    actor = page_actor(request)
+    if actor is None:
+        return RedirectResponse(f"/login?next=/evaluation/{project_id}", status_code=303)
+    try:
+        verify_csrf(request, form.get("csrf_token"))
+    except DomainError as exc:
+        return _refused(request, exc)
+    error: DomainError | None = None
+    section = _section_arg(request, form)
+    fields = {k: form.get(k, "") for k in ("bidder", "field", "value", "reason")}
+    try:
+        with platform_of(request).uow(request_context(request, "web")) as uow:
+            service_objective.correct_fact(
+                uow, actor, project_id, fields["bidder"], fields["field"], fields["value"], fields["reason"], section
+            )
+            uow.commit()
+    except DomainError as exc:
+        error = exc
+    try:
+        ctx = _context(
+            request,
+            actor,
+            project_id,
+            section,
+            notice=""
+            if error is not None
+            else "数据已更正，客观评分项已重新计算。The fact is corrected; points recomputed.",
+            error="" if error is None else f"{error.message_zh} {error.message_en}",
+            fact_form=fields if error is not None else {},
+        )
+    except DomainError as exc:
+        return _refused(request, exc)
+    return render_page(
+        request, "evaluation/scoring.html", ctx, status_code=200 if error is None else error_status(error)
+    )
+
+
+@router.post("/evaluation/{project_id}/facts", summary="更正客观评分数据 Correct a fact (group leader)")
+async def fact_post(request: Request, project_id: int) -> Response:
+    return await run_in_threadpool(_fact, request, project_id, await _form(request))
 
 
 def _sign_in(request: Request, project_id: int, form: dict[str, str]) -> Response:

@@ -35,10 +35,12 @@ from sunbid.evaluation.report_model import (
     CommitteeMember,
     DeviationNote,
     EvaluationReport,
+    FactCorrection,
     OpenedBid,
     build_report,
     canonical_json,
     content_sha256,
+    fact_label,
     merge_sections,
 )
 
@@ -52,10 +54,12 @@ __all__ = [
     "CommitteeMember",
     "DeviationNote",
     "EvaluationReport",
+    "FactCorrection",
     "OpenedBid",
     "build_report",
     "canonical_json",
     "content_sha256",
+    "fact_label",
     "merge_sections",
     "render_report_pdf",
 ]
@@ -377,6 +381,37 @@ def _render_scores(pdf: _ReportPdf, r: EvaluationReport, title: Callable[[int, s
             scores = r.evaluation.row(bidder).item_scores
             rows.append([r.name(bidder), *[_s(scores.get(i.id)) for i in objective]])
         pdf.grid(rows, (58, *([116 / len(objective)] * len(objective))))
+    if r.fact_corrections:
+        _render_corrections(pdf, r)
+
+
+_FACT_SHOWN: Final = 200
+
+
+def _fact(value: str | None) -> str:
+    if value is None or not value.strip():
+        return "未提供"
+    return value if len(value) <= _FACT_SHOWN else value[:_FACT_SHOWN] + "…"
+
+
+def _render_corrections(pdf: _ReportPdf, r: EvaluationReport) -> None:
+    """客观评分数据核验: every fact the group leader corrected (declared → verified), with the reason."""
+    pdf.para("客观评分数据核验（客观评分项按核实后的数据计算）", size=9)
+    rows = [["投标人", "评分项 / 数据", "投标文件所载", "核实为", "书面理由", "核实人"]]
+    for c in r.fact_corrections:
+        items = "、".join(i.name_zh for i in r.method.items if i.rule is not None and i.rule.field == c.field)
+        label = fact_label(c.field)[0]
+        rows.append(
+            [
+                r.name(c.bidder),
+                label if items in ("", label) else f"{items}（{label}）",
+                _fact(c.declared),
+                _fact(c.value),
+                c.reason,
+                r.member_name(c.member),
+            ]
+        )
+    pdf.grid(rows, (34, 30, 22, 22, 50, 16))
 
 
 def render_report_pdf(report: EvaluationReport, font: CjkFont | None = None) -> bytes:

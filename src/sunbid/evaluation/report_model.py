@@ -3,7 +3,8 @@
 :func:`build_report` checks and assembles the content: project and section, the method and its parameters, the
 committee (group leader 组长 first), the opening record summary, every expert's item scores, the price evaluation
 (benchmark B, drawn K), totals and ranking, at most 3 ranked candidates, the score-deviation interventions with the
-experts' written reasons, the rejected bids with reasons, and the date. :mod:`sunbid.evaluation.report` sets it as
+experts' written reasons, the corrections of the facts objective items are computed from (客观评分数据核验: declared
+→ verified, with the reason), the rejected bids with reasons, and the date. :mod:`sunbid.evaluation.report` sets it as
 a PDF; :meth:`EvaluationReport.to_dict` is the canonical content that is hashed and attached to that PDF.
 
 A project of several sections 标段 has one report: :func:`merge_sections` joins the sections' reports (each
@@ -38,11 +39,13 @@ __all__ = [
     "CommitteeMember",
     "DeviationNote",
     "EvaluationReport",
+    "FactCorrection",
     "OpenedBid",
     "ReportInfo",
     "build_report",
     "canonical_json",
     "content_sha256",
+    "fact_label",
     "merge_sections",
     "parse_report_info",
 ]
@@ -55,6 +58,8 @@ MAX_CANDIDATES: Final = 3
 MAX_REASON: Final = 1000
 """Characters of a written reason (a table cell must fit on one page)."""
 MAX_NAME: Final = 200
+MAX_FACT: Final = 2000
+"""Characters of a fact (a manifest's ``extra`` value may have as many)."""
 
 
 def _bad(code: str, zh: str, en: str, **details: Any) -> ValidationFailed:
@@ -101,6 +106,48 @@ class DeviationNote:
     reason: str
 
 
+_FIXED_FACT_LABELS: Final = {
+    "duration_days": ("工期（日历天）", "duration (calendar days)"),
+    "quality": ("质量标准", "quality"),
+}
+
+
+def fact_label(field: str) -> tuple[str, str]:
+    """How a fact field is named to a person (Chinese, English): ``extra.<key>`` by its key."""
+    if field in _FIXED_FACT_LABELS:
+        return _FIXED_FACT_LABELS[field]
+    key = field.removeprefix("extra.")
+    return key, key
+
+
+@dataclass(frozen=True, slots=True)
+class FactCorrection:
+    """SPEC E-3: the group leader's correction of a fact an objective item is computed from (客观评分数据核验).
+
+    ``declared`` is what the bid declared at the opening, ``value`` the verified value (None: not provided);
+    ``member`` is the committee member's id.
+    """
+
+    bidder: str
+    field: str
+    declared: str | None
+    value: str | None
+    reason: str
+    member: str
+    corrected_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bidder": self.bidder,
+            "field": self.field,
+            "declared": self.declared,
+            "value": self.value,
+            "reason": self.reason,
+            "member": self.member,
+            "corrected_at": ensure_utc(self.corrected_at).isoformat(),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class EvaluationReport:
     """The checked content of one evaluation report; build it with :func:`build_report`."""
@@ -121,6 +168,7 @@ class EvaluationReport:
     issued_at: datetime
     opened_at: datetime | None = None
     conclusion: str = ""
+    fact_corrections: tuple[FactCorrection, ...] = ()
     sections: tuple[EvaluationReport, ...] = ()
     """The chapters of a multi-section report (:func:`merge_sections`), one per section; empty for one section."""
 
@@ -188,6 +236,7 @@ class EvaluationReport:
             "evaluation": self.evaluation.to_dict(),
             "candidates": self.publicity(),
             "deviations": [{**d.intervention.to_dict(), "reason": d.reason} for d in self.deviations],
+            "fact_corrections": [c.to_dict() for c in self.fact_corrections],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,6 +281,7 @@ class EvaluationReport:
             "evaluation": self.evaluation.to_dict(),
             "candidates": self.publicity(),
             "deviations": [{**d.intervention.to_dict(), "reason": d.reason} for d in self.deviations],
+            "fact_corrections": [c.to_dict() for c in self.fact_corrections],
             "conclusion": self.conclusion,
         }
 
@@ -306,12 +356,14 @@ def build_report(
     deviations: Sequence[DeviationNote] = (),
     opened_at: datetime | None = None,
     conclusion: str = "",
+    fact_corrections: Sequence[FactCorrection] = (),
 ) -> EvaluationReport:
     """Check that the parts belong together and return the report's content.
 
     Refused (``ValidationFailed``): a method/result mismatch, no or two group leaders, an expert score or a
     deviation by someone not on the committee, a deviation without a written reason, a bid evaluated or
-    rejected that is not in the opening record, more than 3 candidates, a project without code or name.
+    rejected that is not in the opening record, more than 3 candidates, a project without code or name, a
+    fact correction of a field no objective item reads, of a bid not opened, by a non-member or without a reason.
     """
     if not project_code.strip() or not project_name.strip():
         raise _bad(
@@ -367,6 +419,7 @@ def build_report(
                 "偏离评分缺少书面理由",
                 f"the deviating score of {d.intervention.expert} has no written reason",
             )
+    _check_corrections(fact_corrections, method, members, opened)
     if len(evaluation.candidates) > MAX_CANDIDATES:
         raise _bad(
             "report.too_many_candidates",
@@ -390,6 +443,7 @@ def build_report(
         issued_at=ensure_utc(issued_at),
         opened_at=None if opened_at is None else ensure_utc(opened_at),
         conclusion=conclusion,
+        fact_corrections=tuple(fact_corrections),
     )
 
 
@@ -428,6 +482,35 @@ def merge_sections(parts: Sequence[EvaluationReport], *, conclusion: str | None 
         conclusion=first.conclusion if conclusion is None else conclusion,
         sections=tuple(parts),
     )
+
+
+def _check_corrections(
+    corrections: Sequence[FactCorrection], method: EvaluationMethod, members: set[str], opened: set[str]
+) -> None:
+    fields = {i.rule.field for i in method.items if i.rule is not None}
+    for c in corrections:
+        if c.field not in fields:
+            raise _bad(
+                "report.unknown_fact",
+                f"评标办法的客观评分项不读取数据项 {c.field}",
+                f"no objective item reads the field {c.field}",
+                field=c.field,
+            )
+        if c.bidder not in opened:
+            raise _bad(
+                "report.bid_not_opened", f"投标人 {c.bidder} 不在开标记录中", f"{c.bidder} is not in the opening record"
+            )
+        if c.member not in members:
+            raise _bad("report.unknown_expert", f"{c.member} 不是评标委员会成员", f"{c.member} is not on the committee")
+        for text in (c.declared or "", c.value or ""):
+            _check_length(text, MAX_FACT, "客观评分数据", "a fact")
+        _check_length(c.reason, MAX_REASON, "书面理由", "a written reason")
+        if not c.reason.strip():
+            raise _bad(
+                "report.reason_required",
+                f"对 {c.bidder} 的 {c.field} 的数据更正缺少书面理由",
+                f"the correction of {c.field} of {c.bidder} has no written reason",
+            )
 
 
 # --- the report information file (``sunbid calc report --info``) --------------------------------------

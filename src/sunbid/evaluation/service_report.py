@@ -28,15 +28,25 @@ from sunbid.core.errors import Conflict, Forbidden, ValidationFailed
 from sunbid.crypto.certificates import Subject, verify_certificate
 from sunbid.evaluation.methods import dec_text
 from sunbid.evaluation.models import Evaluation
+from sunbid.evaluation.objective import objective_points
 from sunbid.evaluation.pdfsign import verify_report
 from sunbid.evaluation.report import render_report_pdf
-from sunbid.evaluation.report_model import CommitteeMember, DeviationNote, OpenedBid, build_report, merge_sections
+from sunbid.evaluation.report_model import (
+    CommitteeMember,
+    DeviationNote,
+    FactCorrection,
+    OpenedBid,
+    build_report,
+    merge_sections,
+)
 from sunbid.evaluation.scoring import ExpertScore, detect_deviations, evaluate
 from sunbid.evaluation.service import _centre_org, evaluation_of, member_of, members_of, method_of, require_member
 from sunbid.evaluation.service_scoring import (
     _interventions,
     _scores,
+    corrections_of,
     member_key,
+    objective_results,
     opened_lots,
     prices_of,
     result_sections,
@@ -152,11 +162,8 @@ def build(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
         prices = prices_of(method, project, lot)
         rows = [r for r in all_rows if r.section == code]
         scores = [ExpertScore(keys[r.member_id], r.bidder, r.item, Decimal(r.score)) for r in rows if not r.objective]
-        objective: dict[str, dict[str, Decimal]] = {}
-        for r in rows:
-            if r.objective:
-                objective.setdefault(r.bidder, {})[r.item] = Decimal(r.score)
-        result = evaluate(method, prices, scores, objective, experts=[keys[m.id] for m in members])
+        facts = objective_results(uow, evaluation, method, lot, sorted(ln.bidder for ln in prices.lines))
+        result = evaluate(method, prices, scores, objective_points(facts), experts=[keys[m.id] for m in members])
         notes = []
         if method.deviation is not None:
             for d in detect_deviations(method.deviation, method.items, scores):
@@ -187,6 +194,10 @@ def build(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
                 issued_at=uow.now,
                 bidder_names=lot.names,
                 deviations=notes,
+                fact_corrections=[
+                    FactCorrection(c.bidder, c.field, c.declared, c.value, c.reason, keys[c.member_id], c.corrected_at)
+                    for c in corrections_of(uow, evaluation, code)
+                ],
                 opened_at=None if session is None else session.published_at,
                 conclusion="评标委员会按招标文件规定的评标办法完成评审，推荐中标候选人如上。",
             )

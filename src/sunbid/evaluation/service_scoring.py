@@ -6,9 +6,10 @@
 * A project of several sections 标段 is evaluated by one committee, section by section: each section's bids are
   read, scored, checked for deviations and ranked on their own (price scores with the section's drawn K and
   maximum price), each section gets its own candidates; a member submits once, for every section.
-* Each member scores every subjective item of every valid bid; the group leader also records the objective items
-  (verified from the documents; the platform holds no data to compute credit ratings or certificates). Price
-  scores come from :func:`compute_prices` with the coefficient K drawn at the opening.
+* Each member scores every subjective item of every valid bid. Objective items are never typed in: their points
+  are computed from the bids' facts (what the manifests declared at the opening, with the group leader's
+  corrections applied — :func:`facts_of`, :mod:`sunbid.evaluation.service_objective`). Price scores come from
+  :func:`compute_prices` with the coefficient K drawn at the opening.
 * Nobody reads another member's scores before every member has submitted.
 * :func:`submit` runs :func:`detect_deviations` on the submitted scores of the panel plus the submitter's: a
   deviating score stops the submission until the expert gives a written reason (or revises the score). Each
@@ -30,7 +31,8 @@ from sunbid.bidding.container import MemorySink, open_bid_from
 from sunbid.bidding.models import Bid as BidRow
 from sunbid.core.errors import Conflict, Forbidden, IntegrityFailure, NotFound, ValidationFailed
 from sunbid.evaluation.methods import EvaluationMethod, dec_text
-from sunbid.evaluation.models import CommitteeMemberRow, Evaluation, InterventionRow, ScoreRow
+from sunbid.evaluation.models import CommitteeMemberRow, Evaluation, FactCorrectionRow, InterventionRow, ScoreRow
+from sunbid.evaluation.objective import EXTRA_PREFIX, ObjectivePoints, objective_points, objective_scores
 from sunbid.evaluation.price import Bid, PriceResult, compute_prices
 from sunbid.evaluation.scoring import ExpertScore, Intervention, detect_deviations, evaluate
 from sunbid.evaluation.service import (
@@ -54,10 +56,14 @@ __all__ = [
     "OpenedLot",
     "ScoreIn",
     "bids_view",
+    "corrections_of",
+    "declared_fact",
     "download",
+    "facts_of",
     "interventions_view",
     "member_key",
     "my_scores",
+    "objective_results",
     "opened_lot",
     "opened_lots",
     "result_sections",
@@ -178,6 +184,73 @@ def prices_of(method: EvaluationMethod, project: Project, lot: OpenedLot) -> Pri
     return compute_prices(method, bids, drawn=lot.drawn if method.coefficient else None, max_price=cap)
 
 
+def evaluated_bidders(method: EvaluationMethod, project: Project, lot: OpenedLot) -> list[str]:
+    """The bids that are evaluated (not rejected by the price rules), by USCC."""
+    return sorted(ln.bidder for ln in prices_of(method, project, lot).lines)
+
+
+# --- facts of the objective items --------------------------------------------------------------------------
+
+
+def declared_fact(ob: OpeningBid, field: str) -> str | None:
+    """What the bid's manifest declared for ``field`` (as text), None when it declared nothing."""
+    if field == "duration_days":
+        return None if ob.duration_days is None else str(ob.duration_days)
+    if field == "quality":
+        return ob.quality
+    if field.startswith(EXTRA_PREFIX):
+        value = (ob.extra or {}).get(field.removeprefix(EXTRA_PREFIX))
+        return value if isinstance(value, str) else None
+    return None
+
+
+def corrections_of(uow: UnitOfWork, evaluation: Evaluation, section: str | None = None) -> list[FactCorrectionRow]:
+    """The fact corrections of the evaluation (of one section when ``section`` is given), oldest first."""
+    stmt = select(FactCorrectionRow).where(FactCorrectionRow.evaluation_id == evaluation.id)
+    if section is not None:
+        stmt = stmt.where(FactCorrectionRow.section == section)
+    return list(uow.session.scalars(stmt.order_by(FactCorrectionRow.id)))
+
+
+def facts_of(uow: UnitOfWork, evaluation: Evaluation, lot: OpenedLot) -> dict[str, dict[str, str | None]]:
+    """bidder USCC → field → value: the opened bids' declared facts (``duration_days``, ``quality``,
+    ``extra.<key>``) of the lot's section with the latest correction of each (bidder, field) applied."""
+    out: dict[str, dict[str, str | None]] = {}
+    for uscc, ob in lot.bids.items():
+        facts: dict[str, str | None] = {f: declared_fact(ob, f) for f in ("duration_days", "quality")}
+        for key, value in sorted((ob.extra or {}).items()):
+            facts[EXTRA_PREFIX + key] = value
+        out[uscc] = facts
+    for c in corrections_of(uow, evaluation, lot.section.code):  # oldest first: the latest wins
+        if c.bidder in out:
+            out[c.bidder][c.field] = c.value
+    return out
+
+
+def objective_results(
+    uow: UnitOfWork, evaluation: Evaluation, method: EvaluationMethod, lot: OpenedLot, bidders: Sequence[str]
+) -> dict[str, dict[str, ObjectivePoints]]:
+    """The objective items' points of ``bidders`` (the bids evaluated), computed from the facts as corrected."""
+    return objective_scores(method, list(bidders), facts_of(uow, evaluation, lot))
+
+
+def results_out(results: Mapping[str, Mapping[str, ObjectivePoints]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Objective results JSON-ready: bidder → item → points, value used, status, basis."""
+    return {
+        bidder: {
+            item: {
+                "points": dec_text(r.points),
+                "value": r.value,
+                "status": r.status,
+                "basis_zh": r.basis_zh,
+                "basis_en": r.basis_en,
+            }
+            for item, r in items.items()
+        }
+        for bidder, items in results.items()
+    }
+
+
 def _not_started() -> Conflict:
     return Conflict("evaluation.not_scoring", "评标开始后才能查阅投标文件。", "Bids are read once evaluation starts.")
 
@@ -230,6 +303,7 @@ def bids_view(uow: UnitOfWork, actor: Actor, project_id: int, section: str | Non
                 "price": ob.price,
                 "duration_days": ob.duration_days,
                 "quality": ob.quality,
+                "extra": dict(ob.extra or {}),
                 "manifest_digest": ob.manifest_digest,
                 "documents": [{"name": d["name"], "size": d["size"]} for d in (ob.documents or [])],
             }
@@ -279,10 +353,18 @@ def download(
 # --- scores ------------------------------------------------------------------------------------------------
 
 
-def _parse_score(method: EvaluationMethod, item_id: str, raw: str) -> tuple[Decimal, bool]:
+def _parse_score(method: EvaluationMethod, item_id: str, raw: str) -> Decimal:
     item = next((i for i in method.items if i.id == item_id), None)
     if item is None:
         raise ValidationFailed("evaluation.unknown_item", f"没有评分项 {item_id}。", f"No item {item_id}.")
+    if not item.subjective:
+        raise ValidationFailed(
+            "evaluation.objective_computed",
+            f"客观评分项 {item_id} 的得分由投标文件数据计算，不能录入；如数据有误，请由评标组长更正数据。",
+            f"The points of the objective item {item_id} are computed from the bid's data: correct the data "
+            "instead (group leader).",
+            details={"item": item_id},
+        )
     try:
         value = Decimal(raw.strip())
     except (InvalidOperation, AttributeError):
@@ -294,11 +376,12 @@ def _parse_score(method: EvaluationMethod, item_id: str, raw: str) -> tuple[Deci
             f"The score of {item_id} must be 0-{dec_text(item.max_points)} with at most 2 decimals.",
             details={"item": item_id},
         )
-    return value.quantize(Decimal("0.01")), not item.subjective
+    return value.quantize(Decimal("0.01"))
 
 
 def save_scores(uow: UnitOfWork, actor: Actor, project_id: int, entries: Sequence[ScoreIn]) -> int:
-    """Store (or change) the member's draft scores (each in its section); objective items by the group leader only."""
+    """Store (or change) the member's draft scores of subjective items, each in its section (objective items are
+    computed)."""
     project = projects.get_project(uow, project_id)
     member = require_member(uow, actor, project)
     evaluation = _scoring(uow, project)
@@ -318,13 +401,7 @@ def save_scores(uow: UnitOfWork, actor: Actor, project_id: int, entries: Sequenc
             raise ValidationFailed(
                 "evaluation.unknown_bidder", f"投标人 {e.bidder} 不参与评审。", f"{e.bidder} is not evaluated."
             )
-        value, objective = _parse_score(method, e.item, e.score)
-        if objective and not member.leader:
-            raise Forbidden(
-                "evaluation.objective_by_leader",
-                "客观评分项由评标组长根据投标文件核实录入。",
-                "Objective items are recorded by the group leader.",
-            )
+        value = _parse_score(method, e.item, e.score)
         row = uow.session.scalar(
             select(ScoreRow).where(
                 ScoreRow.evaluation_id == evaluation.id,
@@ -339,7 +416,7 @@ def save_scores(uow: UnitOfWork, actor: Actor, project_id: int, entries: Sequenc
                 evaluation_id=evaluation.id, member_id=member.id, section=section, bidder=e.bidder, item=e.item
             )
             uow.session.add(row)
-        row.objective, row.score, row.updated_at = objective, dec_text(value), uow.now
+        row.objective, row.score, row.updated_at = False, dec_text(value), uow.now
     uow.session.flush()
     return len(entries)
 
@@ -548,7 +625,7 @@ def submit(
         for lot in lots
         for b in sorted(ln.bidder for ln in prices_of(method, project, lot).lines)
         for i in method.items
-        if (i.subjective or member.leader) and (lot.section.code, b, i.id) not in have
+        if i.subjective and (lot.section.code, b, i.id) not in have
     ]
     if missing:
         where = f" 标段 {missing[0][0]}" if len(lots) > 1 else ""
@@ -612,15 +689,18 @@ def _finish(
     for lot in lots:
         code = lot.section.code
         section_rows = [r for r in rows if r.section == code]
-        objective: dict[str, dict[str, Decimal]] = {}
-        for r in section_rows:
-            if r.objective:
-                objective.setdefault(r.bidder, {})[r.item] = Decimal(r.score)
         prices = prices_of(method, project, lot)
+        facts = objective_results(uow, evaluation, method, lot, sorted(ln.bidder for ln in prices.lines))
         scores = _expert_scores(section_rows, keys)
-        result = evaluate(method, prices, scores, objective, experts=[keys[m.id] for m in members])
+        result = evaluate(method, prices, scores, objective_points(facts), experts=[keys[m.id] for m in members])
         parts.append(
-            {"section": code, "name": lot.section.name, "prices": prices.to_dict(), "evaluation": result.to_dict()}
+            {
+                "section": code,
+                "name": lot.section.name,
+                "prices": prices.to_dict(),
+                "evaluation": result.to_dict(),
+                "objective": results_out(facts),
+            }
         )
     evaluation.result = {"sections": parts}
     evaluation.state = "scored"

@@ -101,6 +101,7 @@ class OpeningBid(Base):
     price: Mapped[str | None] = mapped_column(String(32))
     duration_days: Mapped[int | None] = mapped_column(Integer)
     quality: Mapped[str | None] = mapped_column(String(200))
+    extra: Mapped[dict[str, str] | None] = mapped_column(JSONType)  # the manifest's ``extra`` (objective facts)
     manifest_digest: Mapped[str | None] = mapped_column(String(128))
     documents: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     content_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -212,6 +212,7 @@ def accept_opened(
     ob.price = m.price
     ob.duration_days = m.duration_days
     ob.quality = m.quality
+    ob.extra = dict(m.extra)
     ob.manifest_digest = uow.platform.suite.digest(opened.manifest_json).hex()
     ob.documents = [{"name": f.name, "size": f.size, "digest": f.digest} for f in opened.file_entries]
     ob.content_key_sealed = platform_seal(uow.platform, content_key, f"content-key:{bid.id}:{bid.container_hash}")

@@ -62,7 +62,8 @@ class DemoBid:
     """What a demo bidder offers: price in yuan (the manifest's string), duration, quality and its documents.
 
     ``items`` splits the price into the lines of the priced bill (name, share of the price); the last line takes
-    the remainder, so the lines always add up to the price to the fen.
+    the remainder, so the lines always add up to the price to the fen. ``facts`` are the manifest's ``extra``
+    (key, value): what the method's objective items are computed from (e.g. 类似工程业绩).
     """
 
     bidder: str  # organisation key (also the demo user's name)
@@ -72,6 +73,7 @@ class DemoBid:
     kind: Literal["works", "goods"]  # which documents are generated
     items: tuple[tuple[str, str], ...]
     commitments: tuple[str, ...] = ()
+    facts: tuple[tuple[str, str], ...] = ()
 
 
 def bill(price: str, items: Sequence[tuple[str, str]]) -> list[tuple[str, Decimal]]:
@@ -99,6 +101,7 @@ def documents(bid: DemoBid, *, bidder_name: str, project_name: str, tenderer_nam
             f"工期（交货期）：{bid.duration_days} 日历天；质量标准：{bid.quality}。",
             "我方承诺在投标有效期内不修改、撤销投标文件。",
             *[f"承诺：{c}" for c in bid.commitments],
+            *[f"{key}：{value}" for key, value in bid.facts],
             f"投标人：{bidder_name}（电子签章）",
         ]
     )
@@ -152,7 +155,15 @@ def seal(w: DemoWorld, pid: int, bid: DemoBid) -> bytes:
     suite = w.platform.suite
     fingerprint = machine_fingerprint(suite, {"cpu": f"demo-cpu-{bid.bidder}", "disk": f"demo-disk-{bid.bidder}"})
     manifest = build_manifest(
-        BidInput(code, SECTION, bid.price, bid.duration_days, bid.quality, key_commitments=bid.commitments),
+        BidInput(
+            code,
+            SECTION,
+            bid.price,
+            bid.duration_days,
+            bid.quality,
+            key_commitments=bid.commitments,
+            extra=dict(bid.facts),
+        ),
         bidder,
         fingerprint=fingerprint,
         now=w.now,

@@ -8,9 +8,11 @@ The road tender (``demo_tenders.road_tender``) calls these steps:
 3. :func:`draw` — after the opening the draw runs (avoidance, verifiable seed with the sealed bids); the drawn
    experts answer the automated call by pressing 1;
 4. :func:`evaluate` — at the evaluation start the committee is formed (the panel is unsealed, audited), every
-   member signs in, the leader is recorded, ``start_evaluation`` is performed; the members score; one expert's
-   score deviates from the panel mean, his submission is held until he writes a reason (the intervention is
-   reported to the regulator); each member gets a personal signing certificate, the leader builds the report
+   member signs in, the leader is recorded, ``start_evaluation`` is performed; the objective items are computed
+   from the facts the bids declared, and the group leader corrects one of them (bidder4's 类似工程业绩, declared 2,
+   verified as 1) with a written reason; the members score the subjective items; one expert's score deviates
+   from the panel mean, his submission is held until he writes a reason (the intervention is reported to the
+   regulator); each member gets a personal signing certificate, the leader builds the report
    PDF and every member signs it in turn (client-side, with his own key), and the fully signed report is
    submitted (``submit_report``);
 5. :func:`publish` — the agency publishes the report's candidates (``publish_candidates``).
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import select
 
 from sunbid.evaluation import service as evaluation
+from sunbid.evaluation import service_objective as objective
 from sunbid.evaluation import service_report as reports
 from sunbid.evaluation import service_scoring as scoring
 from sunbid.evaluation.pdfsign import Signer, sign_report
@@ -38,7 +41,7 @@ from sunbid.experts import service as experts
 from sunbid.experts.domain import AvoidancePolicy, SlotRequest
 from sunbid.experts.models import ExpertDraw, ExpertDrawSeat
 from sunbid.identity.domain import make_uscc
-from sunbid.identity.models import User
+from sunbid.identity.models import Organisation, User
 
 if TYPE_CHECKING:
     from sunbid.platform.demo_tenders import DemoWorld
@@ -55,6 +58,13 @@ _GIVEN = ("建国", "海燕", "志强", "丽华", "国平", "晓东", "红梅", 
 #: The deviating expert (position in the committee) and his written reason.
 DEVIATING_MEMBER = 3
 REASON = "该投标人施工组织设计未针对雨季施工编制专项措施，关键工序质量控制点不完整，故评分偏低。"
+#: The group leader's fact correction: (bidder, field, verified value, reason).
+FACT_CORRECTION = (
+    "bidder4",
+    "extra.类似工程业绩",
+    "1",
+    "投标文件所附业绩证明中，“池州市站前路改造工程”缺少竣工验收证明，不予认定；经核实类似工程业绩为 1 项。",
+)
 
 
 def _id_number(n: int) -> str:
@@ -152,21 +162,28 @@ def _members(w: DemoWorld, pid: int) -> dict[int, str]:
     return {seq: str(names[m["expert_code"]]) if m["expert_code"] else "tenderer" for seq, m in ids.items()}
 
 
-def _scores(w: DemoWorld, pid: int, username: str, seq: int, leader: bool) -> list[scoring.ScoreIn]:
-    """A member's score sheet: the panel broadly agrees, but member 3 marks the first bid's plan far lower."""
+def _scores(w: DemoWorld, pid: int, username: str, seq: int) -> list[scoring.ScoreIn]:
+    """A member's score sheet (subjective items): the panel broadly agrees, but member 3 marks the first bid's plan
+    far lower."""
     bids = w.act(username, lambda uow, a: scoring.bids_view(uow, a, pid))
     valid = [ln["bidder"] for ln in bids["prices"]["bids"]]
     out = []
     for n, bidder in enumerate(sorted(valid)):
         plan = "6" if (seq == DEVIATING_MEMBER and n == 0) else str(12 - n)
         out += [scoring.ScoreIn(bidder, "plan", plan), scoring.ScoreIn(bidder, "schedule", str(8 - n % 2))]
-        if leader:
-            out += [
-                scoring.ScoreIn(bidder, "quality", "5"),
-                scoring.ScoreIn(bidder, "credit", str(6 - n)),
-                scoring.ScoreIn(bidder, "experience", "3"),
-            ]
     return out
+
+
+def correct_fact(w: DemoWorld, pid: int, leader: str) -> dict[str, Any]:
+    """The group leader verifies a declared fact against the bid documents and corrects it, with the reason."""
+    who, field, value, reason = FACT_CORRECTION
+    with w.platform.db.read() as s:
+        org = s.get(Organisation, w.orgs[who])
+        if org is None:
+            raise RuntimeError(f"demo organisation {who} vanished")
+        uscc = str(org.uscc)
+    row = w.act(leader, lambda uow, a: objective.correct_fact(uow, a, pid, uscc, field, value, reason))
+    return {"bidder": uscc, "field": field, "declared": row.declared, "value": row.value}
 
 
 def evaluate(w: DemoWorld, pid: int, draw_id: int) -> dict[str, Any]:
@@ -178,9 +195,10 @@ def evaluate(w: DemoWorld, pid: int, draw_id: int) -> dict[str, Any]:
         w.act(username, lambda uow, a: evaluation.sign_in(uow, a, pid))
     w.act("operator", lambda uow, a: evaluation.record_leader(uow, a, pid, 1))
     w.perform("operator", pid, "start_evaluation")
+    correction = correct_fact(w, pid, members[1])
     held: dict[str, Any] = {}
     for seq, username in members.items():
-        sheet = _scores(w, pid, username, seq, seq == 1)
+        sheet = _scores(w, pid, username, seq)
         _as(w, username, scoring.save_scores, pid, sheet)
         out = w.act(username, lambda uow, a: scoring.submit(uow, a, pid))
         if out["status"] == "held":
@@ -202,7 +220,7 @@ def evaluate(w: DemoWorld, pid: int, draw_id: int) -> dict[str, Any]:
         pdf = w.act(members[seq], lambda uow, a: reports.report_pdf(uow, a, pid))
         signed = _off_loop(partial(sign_report, pdf, keys[seq], ca_cert_pem=ca, at=w.now, suite=w.platform.suite.name))
         _off_loop(partial(_as, w, members[seq], reports.upload_signed, pid, signed))
-    return {"intervention": held, "members": len(members)}
+    return {"intervention": held, "members": len(members), "fact_correction": correction}
 
 
 def _demo_passwords(w: DemoWorld, usernames: list[str]) -> None:

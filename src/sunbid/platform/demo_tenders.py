@@ -367,8 +367,20 @@ _WORKS_QUALITY = "合格"
 _GOODS_QUALITY = "全新原装，符合国家医疗器械相关标准"
 
 
-def _works(bidder: str, price: str, days: int, items: tuple[tuple[str, str], ...] = _ROAD_ITEMS) -> DemoBid:
-    return DemoBid(bidder, price, days, _WORKS_QUALITY, "works", items, ("不转包、不违法分包", "项目经理到岗履职"))
+def _works(
+    bidder: str,
+    price: str,
+    days: int,
+    items: tuple[tuple[str, str], ...] = _ROAD_ITEMS,
+    facts: tuple[tuple[str, str], ...] = (),
+) -> DemoBid:
+    commitments = ("不转包、不违法分包", "项目经理到岗履职")
+    return DemoBid(bidder, price, days, _WORKS_QUALITY, "works", items, commitments, facts)
+
+
+def _road_facts(certified: str, credit: str, projects: str) -> tuple[tuple[str, str], ...]:
+    """What a road bid declares for the objective items of ``eng-comprehensive`` (the manifest's ``extra``)."""
+    return (("质量管理体系认证", certified), ("信用等级", credit), ("类似工程业绩", projects))
 
 
 def _goods(bidder: str, price: str) -> DemoBid:
@@ -377,14 +389,16 @@ def _goods(bidder: str, price: str) -> DemoBid:
 
 #: The road tender's bids. bidder3 first seals 12,150,000.00, then replaces it before the deadline; the last chunk
 #: of bidder5's upload arrives at the deadline instant and is refused.
+#: Each declares the facts the method's objective items are computed from; the committee verifies bidder4's
+#: 类似工程业绩 (declared 2) as 1 (``demo_evaluation.FACT_CORRECTION``).
 ROAD_BIDS = {
-    "bidder1": _works("bidder1", "11860000.00", 240),
-    "bidder2": _works("bidder2", "12030000.00", 250),
-    "bidder3": _works("bidder3", "11990000.00", 235),
-    "bidder4": _works("bidder4", "12080000.00", 245),
-    "bidder5": _works("bidder5", "11950000.00", 240),
+    "bidder1": _works("bidder1", "11860000.00", 240, facts=_road_facts("有", "AAA", "3")),
+    "bidder2": _works("bidder2", "12030000.00", 250, facts=_road_facts("有", "AA", "2")),
+    "bidder3": _works("bidder3", "11990000.00", 235, facts=_road_facts("有", "AA", "2")),
+    "bidder4": _works("bidder4", "12080000.00", 245, facts=_road_facts("无", "A", "2")),
+    "bidder5": _works("bidder5", "11950000.00", 240, facts=_road_facts("有", "AA", "1")),
 }
-ROAD_FIRST_BID_OF_BIDDER3 = _works("bidder3", "12150000.00", 240)
+ROAD_FIRST_BID_OF_BIDDER3 = _works("bidder3", "12150000.00", 240, facts=_road_facts("有", "AA", "2"))
 ROAD_COEFFICIENT = DecimalRange("0.95", "0.98", "0.005")
 ROAD_EVALUATION_AFTER = timedelta(hours=1, minutes=40)  # evaluation starts 100 minutes after the bid deadline
 IMAGING_BIDS = {

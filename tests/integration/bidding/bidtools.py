@@ -8,6 +8,7 @@ the server must refuse with ``bid.wrong_opening_key``).
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -71,8 +72,10 @@ class Sealer:
         *,
         price: str = "11800000.00",
         stray_key: bool = False,
+        extra: Mapping[str, str] | None = None,
     ) -> bytes:
-        """A sealed container of about ``size`` bytes (several 64 KiB frames) naming ``org``."""
+        """A sealed container of about ``size`` bytes (several 64 KiB frames) naming ``org``; ``extra`` is the
+        manifest's ``extra`` (the facts objective items are computed from)."""
         signing, encryption, cert = self._bidder(org)
         if self.platform is None or stray_key:
             opening_public, context = self.opening.public, "sunbid:section:test"
@@ -90,6 +93,7 @@ class Sealer:
             tool_version="sunbid-bidder 0.1.0",
             created_at=NOW,
             key_commitments=(MARKER,),
+            extra=dict(extra or {}),
         )
         body = (MARKER + "商务标").encode() * (size // 30)
         return seal_bid(

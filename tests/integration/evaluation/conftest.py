@@ -59,6 +59,13 @@ SECTION_PRICES = {
     "01": PRICES,
     "02": {"bidder_a": "5800000.00", "bidder_b": "5650000.00", "bidder_c": "6100000.00"},  # C above the cap
 }
+#: The facts each bid declares (manifest ``extra``) for the objective items of ``eng-comprehensive``: quality
+#: certification (choice 有 → 5), credit rating (AAA 6 / AA 4 / A 2), similar projects (2 points each, at most 4).
+FACTS = {
+    "bidder_a": {"质量管理体系认证": "有", "信用等级": "AAA", "类似工程业绩": "3"},
+    "bidder_b": {"质量管理体系认证": "有", "信用等级": "AA", "类似工程业绩": "1"},
+    "bidder_c": {"信用等级": "A", "类似工程业绩": "三"},  # no certification declared; an unreadable count
+}
 EXPERT_PASSWORD = "Expert-pass-2026"
 METHOD = "eng-comprehensive"
 
@@ -179,7 +186,7 @@ def _make_ow_in_sections(tw: Tw, clock: FakeClock, suite_name: str) -> Ow:
 
 def _bid_in(ow: Ow, who: str, section: str, price: str) -> tuple[int, bytes]:
     """``who`` seals and uploads a bid in ``section``; returns the bid id and the container."""
-    data = ow.sealer.seal(ow.org(who), ow.code, section, price=price)
+    data = ow.sealer.seal(ow.org(who), ow.code, section, price=price, extra=FACTS[who])
     digest = ow.platform.suite.digest(data).hex()
     upload = ow.act(who, bids.create_upload, ow.pid, section, length=len(data), container_hash=digest)
     for at, piece in chunks(data):
@@ -237,7 +244,7 @@ def make_vw(tw: Tw, clock: FakeClock, suite_name: str, *, sections: bool = False
         _distinct_k(ow)
     else:
         for who in BIDDERS:
-            ow.submit(who, price=PRICES[who])
+            ow.submit(who, price=PRICES[who], extra=FACTS[who])
         ow.to_deadline()
         for who in BIDDERS:
             ow.decrypt(who)
@@ -314,7 +321,7 @@ def started(vw: Vw) -> Vw:
 
 
 def plan_scores(vw: Vw, seq: int, plan_a: str = "12") -> list[Any]:
-    """Member ``seq``'s subjective scores (and the leader's objective ones): identical but for plan of A."""
+    """Member ``seq``'s scores of the subjective items: identical but for plan of A (objective items are computed)."""
     from sunbid.evaluation.service_scoring import ScoreIn
 
     out = []
@@ -322,14 +329,12 @@ def plan_scores(vw: Vw, seq: int, plan_a: str = "12") -> list[Any]:
         uscc = vw.uscc(who)
         out.append(ScoreIn(uscc, "plan", plan_a if who == "bidder_a" else "11"))
         out.append(ScoreIn(uscc, "schedule", "8"))
-        if seq == 1:
-            out += [ScoreIn(uscc, "quality", "5"), ScoreIn(uscc, "credit", "5"), ScoreIn(uscc, "experience", "3")]
     return out
 
 
 def section_scores(vw: Vw, seq: int, section: str, plan_a: str = "12") -> list[Any]:
-    """Member ``seq``'s scores of the valid bids of ``section`` in a ``vw2`` project (objective items by the
-    leader, member 1); identical but for plan of A."""
+    """Member ``seq``'s scores of the subjective items of the valid bids of ``section`` in a ``vw2`` project
+    (objective items are computed from the facts); identical but for plan of A."""
     from sunbid.evaluation.service_scoring import ScoreIn
 
     out = []
@@ -338,8 +343,6 @@ def section_scores(vw: Vw, seq: int, section: str, plan_a: str = "12") -> list[A
         uscc = vw.uscc(who)
         out.append(ScoreIn(uscc, "plan", plan_a if who == "bidder_a" else "11", section))
         out.append(ScoreIn(uscc, "schedule", "8" if section == "01" else "7", section))
-        if seq == 1:
-            out += [ScoreIn(uscc, item, "4", section) for item in ("quality", "credit", "experience")]
     return out
 
 

@@ -101,8 +101,10 @@ def test_scoring_with_an_intervention_reported_to_the_regulator(vw: Vw) -> None:
     with vw.platform.uow() as uow:  # nobody reads another member's scores, not even the leader
         mine = scoring.my_scores(uow, vw.actor(vw.member(1)), vw.pid)
     assert mine["scores"] == []
-    with pytest.raises(Forbidden):  # objective items are the leader's
-        vw.act(vw.member(2), scoring.save_scores, vw.pid, plan_scores(vw, 1))
+    for seq in (1, 2):  # objective items are computed, by nobody typed in (not even the leader)
+        with pytest.raises(ValidationFailed) as err:
+            vw.act(vw.member(seq), scoring.save_scores, vw.pid, [scoring.ScoreIn(vw.uscc("bidder_a"), "credit", "5")])
+        assert err.value.code == "evaluation.objective_computed"
     with pytest.raises(ValidationFailed) as err:
         vw.act(vw.member(1), scoring.submit, vw.pid)
     assert err.value.code == "evaluation.scores_missing"
@@ -129,7 +131,9 @@ def test_scoring_with_an_intervention_reported_to_the_regulator(vw: Vw) -> None:
     result = vw.act(vw.member(2), scoring.results_view, vw.pid)
     rows_out = result["evaluation"]["rows"]
     assert len(rows_out) == 3 and result["evaluation"]["candidates"]
-    assert len(result["scores"]) == 5 * 3 * 2 + 3 * 3  # subjective by everyone, objective by the leader
+    assert len(result["scores"]) == 5 * 3 * 2  # subjective items by everyone; objective ones are computed
+    objective = result["objective"]
+    assert objective[vw.uscc("bidder_a")]["experience"]["points"] == "4.00"  # 3 × 2, at most 4
     with pytest.raises(Forbidden):  # the tender side waits for the report
         vw.act("agency", scoring.results_view, vw.pid)
 

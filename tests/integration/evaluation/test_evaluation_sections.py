@@ -98,7 +98,7 @@ def test_scores_name_the_section_and_submission_covers_every_section(vw2: Vw) ->
     mine = vw.act(leader, scoring.my_scores, vw.pid)
     plan_a = {s["section"]: s["score"] for s in mine["scores"] if (s["bidder"], s["item"]) == (a, "plan")}
     assert plan_a == {"01": "12.00", "02": "13.00"}
-    assert len(mine["scores"]) == 3 * 5 + 2 * 5
+    assert len(mine["scores"]) == 3 * 2 + 2 * 2  # subjective items only: objective ones are computed
     assert vw.act(leader, scoring.submit, vw.pid)["status"] == "submitted"
 
 
@@ -144,7 +144,7 @@ def test_each_section_is_checked_and_ranked_on_its_own_one_report_with_a_chapter
     assert len(one["evaluation"]["rows"]) == 3 and len(two["evaluation"]["rows"]) == 2
     assert set(two["evaluation"]["candidates"]) == {vw.uscc("bidder_a"), vw.uscc("bidder_b")}
     assert len(one["evaluation"]["candidates"]) == 3
-    assert len(one["scores"]) == 5 * 3 * 2 + 3 * 3 and len(two["scores"]) == 5 * 2 * 2 + 2 * 3
+    assert len(one["scores"]) == 5 * 3 * 2 and len(two["scores"]) == 5 * 2 * 2
 
     certificates(vw)
     vw.act(vw.member(1), reports.build, vw.pid)
@@ -207,8 +207,8 @@ def test_the_migration_fills_the_section_and_its_downgrade_keeps_the_first(vw2: 
             return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
     before = count("evaluation_scores")
-    in_01 = 5 * 3 * 2 + 3 * 3
-    assert before == in_01 + 5 * 2 * 2 + 2 * 3
+    in_01 = 5 * 3 * 2
+    assert before == in_01 + 5 * 2 * 2
     try:
         _downgrade(db, "c07c6e1d8f09")  # the old schema holds one section: section 02's rows go
         assert count("evaluation_scores") == in_01 and count("evaluation_interventions") == 0

@@ -10,6 +10,7 @@ from decimal import Decimal
 from sunbid.crypto.certificates import CertificateAuthority, Subject, verify_certificate
 from sunbid.crypto.suite import get_suite
 from sunbid.evaluation.methods import load_packaged_method
+from sunbid.evaluation.objective import objective_points, objective_scores
 from sunbid.evaluation.pdfsign import Signer
 from sunbid.evaluation.price import Bid, compute_prices
 from sunbid.evaluation.report import CommitteeMember, DeviationNote, EvaluationReport, OpenedBid, build_report
@@ -77,11 +78,21 @@ def expert_scores() -> list[ExpertScore]:
     return out
 
 
+#: The facts eng-comprehensive's objective items read (ISO 9001 certificate, credit rating, similar projects).
+FACTS: dict[str, dict[str, str | None]] = {
+    "b1": {"extra.质量管理体系认证": "有", "extra.信用等级": "AAA", "extra.类似工程业绩": "2"},
+    "b2": {"extra.质量管理体系认证": "有", "extra.信用等级": "AA", "extra.类似工程业绩": "3"},
+    "b3": {"extra.质量管理体系认证": "有", "extra.信用等级": "AAA", "extra.类似工程业绩": "4"},
+    "b4": {"extra.质量管理体系认证": "无", "extra.信用等级": "AA", "extra.类似工程业绩": "2"},
+    "b5": {"extra.质量管理体系认证": None, "extra.信用等级": "A", "extra.类似工程业绩": None},
+}
+#: Their points (quality 有 → 5; credit AAA 6, AA 4; experience 2 per project, at most 4): b1 5 + 6 + 4 = 15,
+#: b2 5 + 4 + 4 = 13, b3 5 + 6 + 4 = 15, b4 0 + 4 + 4 = 8.
 OBJECTIVE = {
-    "b1": {"quality": Decimal(5), "credit": Decimal("5.5"), "experience": Decimal(4)},
-    "b2": {"quality": Decimal(5), "credit": Decimal(6), "experience": Decimal(3)},
-    "b3": {"quality": Decimal(5), "credit": Decimal(5), "experience": Decimal(4)},
-    "b4": {"quality": Decimal(3), "credit": Decimal(4), "experience": Decimal(2)},
+    "b1": {"quality": Decimal(5), "credit": Decimal(6), "experience": Decimal(4)},
+    "b2": {"quality": Decimal(5), "credit": Decimal(4), "experience": Decimal(4)},
+    "b3": {"quality": Decimal(5), "credit": Decimal(6), "experience": Decimal(4)},
+    "b4": {"quality": Decimal(0), "credit": Decimal(4), "experience": Decimal(4)},
 }
 
 
@@ -92,7 +103,9 @@ def sample_report(fingerprints: dict[str, str] | None = None, *, leader: str = "
         method, [Bid(b, Decimal(p)) for b, p in PRICES.items()], drawn=Decimal("0.97"), max_price=MAX_PRICE
     )
     scores = expert_scores()
-    result = evaluate(method, prices, scores, OBJECTIVE, experts=EXPERTS)
+    objective = objective_points(objective_scores(method, [ln.bidder for ln in prices.lines], FACTS))
+    assert objective == OBJECTIVE  # the facts give the hand-computed points
+    result = evaluate(method, prices, scores, objective, experts=EXPERTS)
     assert method.deviation is not None
     deviations = [
         DeviationNote(i, "该投标人施工方案中深基坑支护措施缺少专项论证，故评分较低。")

@@ -51,7 +51,13 @@ def gp_def(**extra: Any) -> dict[str, Any]:
                 "weight": "0.5",
                 "max_points": "100",
                 "items": [
-                    {"id": "spec", "name_zh": "参数", "max_points": "60", "subjective": False},
+                    {
+                        "id": "spec",
+                        "name_zh": "参数",
+                        "max_points": "60",
+                        "subjective": False,
+                        "rule": {"kind": "count", "field": "extra.参数满足项数", "per_unit": "6"},
+                    },
                     {"id": "solution", "name_zh": "方案", "max_points": "40"},
                 ],
             },
@@ -70,6 +76,34 @@ def gp_def(**extra: Any) -> dict[str, Any]:
     }
     data.update(extra)
     return data
+
+
+def objective_def(*items: dict[str, Any]) -> dict[str, Any]:
+    """A points-aggregated comprehensive method whose technical factor holds ``items`` (objective or not)."""
+    total = sum((Decimal(str(i["max_points"])) for i in items), Decimal(0))
+    return {
+        "format": FORMAT,
+        "id": "test-objective",
+        "name_zh": "客观项测试",
+        "kind": "comprehensive",
+        "aggregation": "points",
+        "factors": [
+            {"id": "technical", "kind": "technical", "name_zh": "技术", "max_points": str(total), "items": list(items)},
+            {"id": "price", "kind": "price", "name_zh": "价格", "max_points": "60"},
+        ],
+        "price": {
+            "formula": "deviation",
+            "s_max": "60",
+            "above_per_percent": "1",
+            "below_per_percent": "0.5",
+            "benchmark": {"average": "mean"},
+        },
+    }
+
+
+def rule_item(item_id: str, max_points: str, rule: dict[str, Any], name_zh: str = "客观项") -> dict[str, Any]:
+    """An objective item with ``rule``."""
+    return {"id": item_id, "name_zh": name_zh, "max_points": max_points, "subjective": False, "rule": rule}
 
 
 def build(data: dict[str, Any]) -> EvaluationMethod:

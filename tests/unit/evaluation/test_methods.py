@@ -301,3 +301,178 @@ def test_drawn_k_inside_max_price_weighting() -> None:
     method = build(data)
     assert method.price.benchmark is not None and method.price.benchmark.weighting is not None
     assert method.price.benchmark.weighting.k1 is None and method.price.benchmark.weighting.uses_drawn
+
+
+# --- objective rules -----------------------------------------------------------------------------------
+
+
+def _rule(d: dict[str, Any]) -> dict[str, Any]:
+    rule: dict[str, Any] = d["factors"][0]["items"][0]["rule"]
+    return rule
+
+
+def _steps(direction: str, *pairs: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "kind": "steps",
+        "field": "duration_days",
+        "direction": direction,
+        "steps": [{"bound": b, "points": p} for b, p in pairs],
+    }
+
+
+RULE_AT = "factors[0].items[0].rule"
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "field"),
+    [
+        (lambda d: d["factors"][0]["items"][0].pop("rule"), "method.objective_rule_missing", RULE_AT),
+        (
+            lambda d: d["factors"][0]["items"][1].update(rule={"kind": "count", "field": "quality", "per_unit": "1"}),
+            "method.rule_for_subjective",
+            "factors[0].items[1].rule",
+        ),
+        (lambda d: _rule(d).update(kind="formula"), "method.bad_choice", f"{RULE_AT}.kind"),
+        (lambda d: _rule(d).update(per_unit="0"), "method.out_of_range", f"{RULE_AT}.per_unit"),
+        (lambda d: _rule(d).update(per_unit="-1"), "method.out_of_range", f"{RULE_AT}.per_unit"),
+        (lambda d: _rule(d).update(per_unit="61"), "method.out_of_range", f"{RULE_AT}.per_unit"),
+        (lambda d: _rule(d).pop("per_unit"), "method.missing_field", f"{RULE_AT}.per_unit"),
+        (lambda d: _rule(d).update(choices={"有": "1"}), "method.unknown_field", f"{RULE_AT}.choices"),
+        (lambda d: _rule(d).update(field="price"), "method.bad_fact_field", f"{RULE_AT}.field"),
+        (lambda d: _rule(d).update(field="extra."), "method.bad_fact_field", f"{RULE_AT}.field"),
+        (lambda d: _rule(d).update(field="extra. 业绩"), "method.bad_fact_field", f"{RULE_AT}.field"),
+        (lambda d: _rule(d).update(field="extra.业绩\n"), "method.bad_fact_field", f"{RULE_AT}.field"),
+        (lambda d: _rule(d).update(field="extra." + "键" * 65), "method.bad_fact_field", f"{RULE_AT}.field"),
+        (lambda d: _rule(d).update(field=3), "method.bad_fact_field", f"{RULE_AT}.field"),
+        (
+            lambda d: d["factors"][0]["items"][0].update(rule={"kind": "choice", "field": "quality", "choices": {}}),
+            "method.bad_choices",
+            f"{RULE_AT}.choices",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(
+                rule={"kind": "choice", "field": "quality", "choices": {"优良": "61"}}
+            ),
+            "method.rule_points",
+            f"{RULE_AT}.choices.优良",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(
+                rule={"kind": "choice", "field": "quality", "choices": {"合格": "-1"}}
+            ),
+            "method.rule_points",
+            f"{RULE_AT}.choices.合格",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(
+                rule={"kind": "choice", "field": "quality", "choices": {" 合格": "1"}}
+            ),
+            "method.bad_choice_option",
+            f"{RULE_AT}.choices. 合格",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(
+                rule={"kind": "choice", "field": "quality", "choices": ["合格"]}
+            ),
+            "method.bad_choices",
+            f"{RULE_AT}.choices",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(rule={**_steps("at_most"), "steps": []}),
+            "method.bad_steps",
+            f"{RULE_AT}.steps",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(rule=_steps("at_most", ("90", "60"), ("60", "30"))),
+            "method.steps_order",
+            f"{RULE_AT}.steps[1].bound",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(rule=_steps("at_least", ("60", "60"), ("90", "30"))),
+            "method.steps_order",
+            f"{RULE_AT}.steps[1].bound",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(rule=_steps("at_most", ("60", "30"), ("90", "40"))),
+            "method.steps_order",
+            f"{RULE_AT}.steps[1].points",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(rule=_steps("at_most", ("60", "60"), ("60", "30"))),
+            "method.duplicate_value",
+            f"{RULE_AT}.steps[1].bound",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(rule=_steps("at_most", ("60", "60.01"))),
+            "method.rule_points",
+            f"{RULE_AT}.steps[0].points",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(rule=_steps("sideways", ("60", "60"))),
+            "method.bad_choice",
+            f"{RULE_AT}.direction",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(rule={"kind": "ratio", "field": "duration_days"}),
+            "method.missing_field",
+            f"{RULE_AT}.better",
+        ),
+        (
+            lambda d: d["factors"][0]["items"][0].update(
+                rule={"kind": "ratio", "field": "duration_days", "better": "lower", "per_unit": "1"}
+            ),
+            "method.unknown_field",
+            f"{RULE_AT}.per_unit",
+        ),
+    ],
+)
+def test_objective_rule_errors_name_the_field(change: Any, code: str, field: str) -> None:
+    data = gp_def()
+    change(data)
+    err = _refused(data)
+    assert (err.code, err.details.get("field")) == (code, field)
+
+
+def test_choice_options_must_be_text() -> None:
+    data = gp_def()
+    data["factors"][0]["items"][0]["rule"] = {"kind": "choice", "field": "quality", "choices": {1: "60"}}
+    assert _refused(data).code == "method.bad_choice_option"
+
+
+def test_objective_rules_are_read_exactly() -> None:
+    data = gp_def()
+    data["factors"][0]["items"][0]["rule"] = _steps("at_least", ("36", "60"), ("24", "30.5"), ("12", "0"))
+    rule = build(data).items[0].rule
+    assert rule is not None and (rule.kind, rule.field, rule.direction) == ("steps", "duration_days", "at_least")
+    assert [(s.bound, s.points) for s in rule.steps] == [
+        (Decimal(36), Decimal(60)),
+        (Decimal(24), Decimal("30.5")),
+        (Decimal(12), Decimal(0)),
+    ]
+    data["factors"][0]["items"][0]["rule"] = {"kind": "choice", "field": "extra.信用等级", "choices": {"AAA": 60}}
+    rule = build(data).items[0].rule
+    assert rule is not None and rule.choices == (("AAA", Decimal(60)),)
+    data["factors"][0]["items"][0]["rule"] = {"kind": "ratio", "field": "extra.k", "better": "higher"}
+    rule = build(data).items[0].rule
+    assert rule is not None and (rule.kind, rule.better) == ("ratio", "higher")
+    assert build(gp_def()).items[1].rule is None  # subjective
+
+
+def test_shipped_objective_items_all_have_rules_and_use_every_kind() -> None:
+    rules = [i.rule for n in packaged_method_names() for i in load_packaged_method(n).items if not i.subjective]
+    assert rules and all(r is not None for r in rules)
+    assert {r.kind for r in rules if r is not None} == {"choice", "count", "steps", "ratio"}
+    assert any(r is not None and r.kind == "steps" and r.field == "duration_days" for r in rules)
+    assert load_packaged_method("eng-comprehensive").to_dict()["factors"][1]["items"][0]["rule"] == {
+        "kind": "choice",
+        "field": "extra.信用等级",
+        "choices": {"AAA": "6", "AA": "4", "A": "2"},
+    }
+    duration = load_packaged_method("eng-max-price-weighted").to_dict()["factors"][0]["items"][2]["rule"]
+    assert duration == {
+        "kind": "steps",
+        "field": "duration_days",
+        "direction": "at_most",
+        "steps": [{"bound": "180", "points": "5"}, {"bound": "210", "points": "3"}, {"bound": "240", "points": "1"}],
+    }
+    assert load_packaged_method("eng-comprehensive").to_dict()["factors"][0]["items"][0]["rule"] is None

@@ -67,9 +67,9 @@ def test_sample_evaluation_has_a_rejection_a_deviation_and_three_ranked_candidat
     ]
     assert r.candidates == ("b3", "b1", "b2")
     assert [(c["position"], c["name"], c["total"]) for c in r.publicity()] == [
-        (1, BIDDERS["b3"], "94.73"),
-        (2, BIDDERS["b1"], "92.70"),
-        (3, BIDDERS["b2"], "88.51"),
+        (1, BIDDERS["b3"], "95.73"),
+        (2, BIDDERS["b1"], "93.20"),
+        (3, BIDDERS["b2"], "87.51"),
     ]
 
 
@@ -183,7 +183,7 @@ def test_the_text_layer_holds_the_report_in_chinese(report_pdf: bytes) -> None:
         f"第一中标候选人：{BIDDERS['b3']}",
         f"第二中标候选人：{BIDDERS['b1']}",
         f"第三中标候选人：{BIDDERS['b2']}",
-        "94.73",
+        "95.73",
         NAMES["e1"],
         "组长",
     ):

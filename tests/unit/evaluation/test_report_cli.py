@@ -172,12 +172,17 @@ def test_verify_report_takes_a_list_of_revoked_serials(files: dict[str, Path], c
 
 def _calc_inputs(tmp_path: Path, fingerprints: dict[str, str], *, reason: bool = True) -> list[str]:
     """The sample evaluation as the calculator's files: bids CSV, scores CSV and the report information JSON."""
-    from tests.unit.evaluation.report_support import BIDDERS, OBJECTIVE, PRICES, expert_scores
+    from tests.unit.evaluation.report_support import BIDDERS, FACTS, PRICES, expert_scores
 
+    fields = list(FACTS["b1"])
     bids = tmp_path / "bids.csv"
-    bids.write_text("bidder,price\n" + "".join(f"{b},{p}\n" for b, p in PRICES.items()), encoding="utf-8")
+    bids.write_text(
+        ",".join(["bidder", "price", *fields])
+        + "\n"
+        + "".join(f"{b},{p},{','.join(FACTS[b][f] or '' for f in fields)}\n" for b, p in PRICES.items()),
+        encoding="utf-8",
+    )
     rows = [f"{s.expert},{s.bidder},{s.item},{s.score}" for s in expert_scores()]
-    rows += [f",{b},{item},{v}" for b, items in OBJECTIVE.items() for item, v in items.items()]
     scores = tmp_path / "scores.csv"
     scores.write_text("expert,bidder,item,score\n" + "\n".join(rows) + "\n", encoding="utf-8")
     info = {

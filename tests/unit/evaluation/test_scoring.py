@@ -10,6 +10,7 @@ from tests.unit.evaluation.support import D, bids
 
 from sunbid.core.errors import ValidationFailed
 from sunbid.evaluation.methods import DeviationRule, load_packaged_method
+from sunbid.evaluation.objective import objective_points, objective_scores
 from sunbid.evaluation.price import Bid, compute_prices
 from sunbid.evaluation.scoring import ExpertScore, detect_deviations, evaluate, item_scores
 
@@ -30,15 +31,17 @@ def _gp_prices():  # type: ignore[no-untyped-def]
 
 def test_procurement_comprehensive_totals_and_ranking_worked_example() -> None:
     """gp-comprehensive-goods: total = 0.5·F_tech + 0.2·F_comm + 0.3·F_price (price scores from the worked example
-    in test_price_worked_examples: 甲 94.50, 乙 100.00, 丙 96.43).
+    in test_price_worked_examples: 甲 94.50, 乙 100.00, 丙 96.43). docs/evaluation-methods.md, example 7.
 
-    甲: solution mean (30+32+34+36+38)/5 = 34.00; F_tech = spec 55 + 34.00 = 89.00;
-        service mean (60+62+64+66+68)/5 = 64.00; F_comm = 64.00 + delivery 30 = 94.00;
-        total = 0.5×89.00 + 0.2×94.00 + 0.3×94.50 = 44.50 + 18.80 + 28.35 = 91.65
-    乙: solution (33×4 + 34)/5 = 33.20 → F_tech = 50 + 33.20 = 83.20; service (60×4 + 61)/5 = 60.20 → F_comm = 85.20;
-        total = 41.60 + 17.04 + 30.00 = 88.64
-    丙: solution 35.00 → F_tech 93.00; service 65.00 → F_comm 93.00; total = 46.50 + 18.60 + 28.929 = 94.029 → 94.03
-    Ranking: 丙 1, 甲 2, 乙 3; all three are candidates.
+    Objective items from the facts: spec (steps on negative deviations: 0 → 60, 1 → 50) 甲 1 → 50, 乙 0 → 60,
+    丙 0 → 60; delivery (30 × shortest/days) 甲 30 days → 30, 乙 45 → 20, 丙 60 → 15.
+    甲: solution mean (30+32+34+36+38)/5 = 34.00; F_tech = 50 + 34.00 = 84.00;
+        service mean (60+62+64+66+68)/5 = 64.00; F_comm = 64.00 + 30 = 94.00;
+        total = 0.5×84.00 + 0.2×94.00 + 0.3×94.50 = 42.00 + 18.80 + 28.35 = 89.15
+    乙: solution (33×4 + 34)/5 = 33.20 → F_tech = 60 + 33.20 = 93.20; service (60×4 + 61)/5 = 60.20 → F_comm = 80.20;
+        total = 46.60 + 16.04 + 30.00 = 92.64
+    丙: solution 35.00 → F_tech 95.00; service 65.00 → F_comm 80.00; total = 47.50 + 16.00 + 28.929 = 92.429 → 92.43
+    Ranking: 乙 1, 丙 2, 甲 3; all three are candidates.
     """
     method, prices = _gp_prices()
     scores = [
@@ -49,19 +52,25 @@ def test_procurement_comprehensive_totals_and_ranking_worked_example() -> None:
         *_panel("丙", "solution", ["35"] * 5),
         *_panel("丙", "service", ["65"] * 5),
     ]
-    objective = {
-        "甲": {"spec": D("55"), "delivery": D("30")},
-        "乙": {"spec": D("50"), "delivery": D("25")},
-        "丙": {"spec": D("58"), "delivery": D("28")},
+    facts: dict[str, dict[str, str | None]] = {
+        "甲": {"extra.技术参数负偏离项数": "1", "duration_days": "30"},
+        "乙": {"extra.技术参数负偏离项数": "0", "duration_days": "45"},
+        "丙": {"extra.技术参数负偏离项数": "0", "duration_days": "60"},
+    }
+    objective = objective_points(objective_scores(method, ["甲", "乙", "丙"], facts))
+    assert objective == {
+        "甲": {"spec": D("50"), "delivery": D("30")},
+        "乙": {"spec": D("60"), "delivery": D("20")},
+        "丙": {"spec": D("60"), "delivery": D("15")},
     }
     result = evaluate(method, prices, scores, objective, experts=EXPERTS)
     assert {r.bidder: (str(r.total), r.rank) for r in result.rows} == {
-        "甲": ("91.65", 2),
-        "乙": ("88.64", 3),
-        "丙": ("94.03", 1),
+        "甲": ("89.15", 3),
+        "乙": ("92.64", 1),
+        "丙": ("92.43", 2),
     }
-    assert result.row("乙").factor_scores == {"technical": D("83.20"), "commercial": D("85.20"), "price": D("100.00")}
-    assert result.candidates == ("丙", "甲", "乙")
+    assert result.row("乙").factor_scores == {"technical": D("93.20"), "commercial": D("80.20"), "price": D("100.00")}
+    assert result.candidates == ("乙", "丙", "甲")
     assert result.undecided == ()
 
 
