@@ -106,3 +106,17 @@ def test_bad_proof_request_is_a_bilingual_error(platform: Platform, cli_env: dic
     result = CliRunner().invoke(app, ["log", "proof", "--index", "7"])
     assert result.exit_code == 1
     assert "条目序号 7 不在树大小 3 内" in result.output and "leaf index 7" in result.output
+
+
+def test_a_deployment_switched_to_the_other_suite_gets_a_clear_error_not_a_traceback(
+    platform: Platform, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(platform, 2)  # the log key now exists, made for the platform's suite
+    other = "gm" if cli_env["SUNBID_CRYPTO_SUITE"] == "intl" else "intl"
+    monkeypatch.setenv("SUNBID_CRYPTO_SUITE", other)
+    result = CliRunner().invoke(app, ["log", "verify", "--json"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit)  # a handled error, not a traceback
+    problem = json.loads(result.stdout)
+    assert problem["code"] == "platform.suite_mismatch"
+    assert "SUNBID_CRYPTO_SUITE" in problem["message_zh"] and cli_env["SUNBID_CRYPTO_SUITE"] in problem["message_en"]

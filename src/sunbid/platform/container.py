@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sunbid.core.clock import Clock, SystemClock
+from sunbid.core.errors import Unavailable
 from sunbid.crypto.suite import CryptoSuite, KeyPair, get_suite
 from sunbid.ledger.service import Ledger, LogKey
 from sunbid.platform.context import RequestContext
@@ -92,7 +93,13 @@ class Platform:
 
         raw = json.loads(self.secrets.get_or_create(name, make))
         if raw["suite"] != self.suite.name:
-            raise RuntimeError(f"secret {name} was made for suite {raw['suite']}, deployment uses {self.suite.name}")
+            raise Unavailable(
+                "platform.suite_mismatch",
+                f"密钥 {name} 是为密码套件 {raw['suite']} 生成的，而本部署使用 {self.suite.name}；"
+                f"请将 SUNBID_CRYPTO_SUITE 设为 {raw['suite']}（部署后不能更换套件）",
+                f"the secret {name} was made for the {raw['suite']} suite but this deployment uses {self.suite.name}; "
+                f"set SUNBID_CRYPTO_SUITE={raw['suite']} (a deployment cannot change its suite)",
+            )
         return KeyPair(private=bytes.fromhex(raw["private"]), public=bytes.fromhex(raw["public"]))
 
     @cached_property
