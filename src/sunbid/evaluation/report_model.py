@@ -219,11 +219,9 @@ class EvaluationReport:
             )
         return out
 
-    def _chapter_dict(self) -> dict[str, Any]:
+    def _body(self) -> dict[str, Any]:
+        """What one section's evaluation says: opening, prices, scores, ranking, candidates, interventions."""
         return {
-            "section_code": self.section_code,
-            "section_name": self.section_name,
-            "max_price": None if self.prices.max_price is None else dec_text(self.prices.max_price),
             "opening": [
                 {"bidder": b.bidder, "name": self.name(b.bidder), "price": dec_text(b.price), "remark": b.remark}
                 for b in self.opening
@@ -239,51 +237,34 @@ class EvaluationReport:
             "fact_corrections": [c.to_dict() for c in self.fact_corrections],
         }
 
+    def _chapter_dict(self) -> dict[str, Any]:
+        return {
+            "section_code": self.section_code,
+            "section_name": self.section_name,
+            "max_price": None if self.prices.max_price is None else dec_text(self.prices.max_price),
+            **self._body(),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """The whole content, JSON-ready (decimals as strings): what is hashed and attached to the PDF. A
         multi-section report has the sections' parts under ``sections`` (one chapter each)."""
-        if self.sections:
-            return {
-                "format": FORMAT,
-                "project": {"code": self.project_code, "name": self.project_name, "tenderer": self.tenderer},
-                "issued_at": ensure_utc(self.issued_at).isoformat(),
-                "opened_at": None if self.opened_at is None else ensure_utc(self.opened_at).isoformat(),
-                "method": self.method.to_dict(),
-                "committee": [m.to_dict() for m in self.committee],
-                "signing_order": [m.id for m in self.signing_order],
-                "sections": [c._chapter_dict() for c in self.sections],
-                "candidates": self.publicity(),
-                "conclusion": self.conclusion,
-            }
-        return {
+        project: dict[str, Any] = {"code": self.project_code, "name": self.project_name, "tenderer": self.tenderer}
+        if not self.sections:
+            project |= {"section_code": self.section_code, "section_name": self.section_name}
+        head = {
             "format": FORMAT,
-            "project": {
-                "code": self.project_code,
-                "name": self.project_name,
-                "section_code": self.section_code,
-                "section_name": self.section_name,
-                "tenderer": self.tenderer,
-            },
+            "project": project,
             "issued_at": ensure_utc(self.issued_at).isoformat(),
             "opened_at": None if self.opened_at is None else ensure_utc(self.opened_at).isoformat(),
             "method": self.method.to_dict(),
             "committee": [m.to_dict() for m in self.committee],
             "signing_order": [m.id for m in self.signing_order],
-            "opening": [
-                {"bidder": b.bidder, "name": self.name(b.bidder), "price": dec_text(b.price), "remark": b.remark}
-                for b in self.opening
-            ],
-            "prices": self.prices.to_dict(),
-            "scores": [
-                {"expert": s.expert, "bidder": s.bidder, "item": s.item, "score": dec_text(s.score)}
-                for s in sorted(self.scores, key=lambda s: (s.bidder, s.item, s.expert))
-            ],
-            "evaluation": self.evaluation.to_dict(),
-            "candidates": self.publicity(),
-            "deviations": [{**d.intervention.to_dict(), "reason": d.reason} for d in self.deviations],
-            "fact_corrections": [c.to_dict() for c in self.fact_corrections],
-            "conclusion": self.conclusion,
         }
+        if self.sections:
+            body = {"sections": [c._chapter_dict() for c in self.sections], "candidates": self.publicity()}
+        else:
+            body = self._body()
+        return {**head, **body, "conclusion": self.conclusion}
 
     @property
     def content_sha256(self) -> str:
