@@ -250,6 +250,33 @@ async def scoring_post(request: Request, project_id: int) -> Response:
     return await run_in_threadpool(_post, request, project_id, await _form(request))
 
 
+def _page_after(
+    request: Request,
+    actor: Actor,
+    project_id: int,
+    section: str | None,
+    notice: str,
+    error: DomainError | None,
+    **extra: Any,
+) -> Response:
+    """The scoring page again after an action: the notice when it succeeded, else the error with its status."""
+    try:
+        ctx = _context(
+            request,
+            actor,
+            project_id,
+            section,
+            notice=notice if error is None else "",
+            error="" if error is None else f"{error.message_zh} {error.message_en}",
+            **extra,
+        )
+    except DomainError as exc:
+        return _refused(request, exc)
+    return render_page(
+        request, "evaluation/scoring.html", ctx, status_code=200 if error is None else error_status(error)
+    )
+
+
 def _fact(request: Request, project_id: int, form: dict[str, str]) -> Response:
     actor = page_actor(request)
     if actor is None:
@@ -269,23 +296,8 @@ def _fact(request: Request, project_id: int, form: dict[str, str]) -> Response:
             uow.commit()
     except DomainError as exc:
         error = exc
-    try:
-        ctx = _context(
-            request,
-            actor,
-            project_id,
-            section,
-            notice=""
-            if error is not None
-            else "数据已更正，客观评分项已重新计算。The fact is corrected; points recomputed.",
-            error="" if error is None else f"{error.message_zh} {error.message_en}",
-            fact_form=fields if error is not None else {},
-        )
-    except DomainError as exc:
-        return _refused(request, exc)
-    return render_page(
-        request, "evaluation/scoring.html", ctx, status_code=200 if error is None else error_status(error)
-    )
+    notice = "数据已更正，客观评分项已重新计算。The fact is corrected; points recomputed."
+    return _page_after(request, actor, project_id, section, notice, error, fact_form=fields if error else {})
 
 
 @router.post("/evaluation/{project_id}/facts", summary="更正客观评分数据 Correct a fact (group leader)")
@@ -326,19 +338,7 @@ def _upload(request: Request, project_id: int, csrf: str | None, data: bytes) ->
         notice = f"已接受您的签名（第 {out['signatures']} 个）。Your signature is accepted."
     except DomainError as exc:
         error = exc
-    try:
-        ctx = _context(
-            request,
-            actor,
-            project_id,
-            notice=notice,
-            error="" if error is None else f"{error.message_zh} {error.message_en}",
-        )
-    except DomainError as exc:
-        return _refused(request, exc)
-    return render_page(
-        request, "evaluation/scoring.html", ctx, status_code=200 if error is None else error_status(error)
-    )
+    return _page_after(request, actor, project_id, None, notice, error)
 
 
 @router.post("/evaluation/{project_id}/report", summary="上传签署后的评标报告 Upload the signed report")
