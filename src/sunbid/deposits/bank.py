@@ -17,15 +17,14 @@ that forgets to query is caught by the tests. It writes its day statements as MT
 
 from __future__ import annotations
 
-import random
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol
 
 from sunbid.core.clock import Clock, to_local
+from sunbid.platform.orders import OrderRefused, OrderSimulator, OrderTimeout
 
 
 @dataclass(frozen=True)
@@ -62,16 +61,13 @@ class TransferResult:
     reason: str | None = None
 
 
-class TransferRefused(Exception):
+class TransferRefused(OrderRefused):
     """The bank refused the order for good (closed account, name mismatch …): nothing was paid."""
 
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"transfer {key} refused: {reason}")
-        self.key = key
-        self.reason = reason
+    noun = "transfer"
 
 
-class TransferTimeout(Exception):
+class TransferTimeout(OrderTimeout):
     """No answer in time: the order may or may not have been executed. Query before retrying."""
 
 
@@ -101,50 +97,23 @@ class _Booking:
 
 
 @dataclass
-class BankSimulator:
-    """An in-memory bank with failure injection (seeded, reproducible)."""
+class BankSimulator(OrderSimulator[TransferResult]):
+    """An in-memory bank with failure injection (seeded, reproducible).
+
+    ``refuse_next`` / ``timeout_next`` script the fate of the next transfers; ``refuse_rate``, ``timeout_rate``,
+    ``seed`` and ``closed_accounts`` (keywords) draw it (:class:`~sunbid.platform.orders.OrderSimulator`).
+    """
+
+    refused_error = TransferRefused
+    timeout_error = TransferTimeout
 
     clock: Clock
     account_no: str = "34170101040000888"
     currency: str = "CNY"
-    refuse_rate: float = 0.0
-    timeout_rate: float = 0.0
-    seed: int = 0
     ref_prefix: str = "BK"  # the bank's references are unique for ever; simulators sharing a database differ here
-    closed_accounts: set[str] = field(default_factory=set)
-    _rng: random.Random = field(init=False)
-    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _bookings: list[_Booking] = field(init=False, default_factory=list)
-    _transfers: dict[str, TransferResult] = field(init=False, default_factory=dict)
-    _paid_count: dict[str, int] = field(init=False, default_factory=dict)
     _pending: list[CreditNotice] = field(init=False, default_factory=list)
     _next_ref: int = field(init=False, default=1)
-    _script: list[str] = field(init=False, default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
-
-    # --- failure injection -------------------------------------------------------------------------------
-
-    def refuse_next(self, n: int = 1) -> None:
-        """The next ``n`` transfers are refused."""
-        with self._lock:
-            self._script.extend(["refuse"] * n)
-
-    def timeout_next(self, n: int = 1, *, executed: bool = True) -> None:
-        """The next ``n`` transfers time out; ``executed``: the bank paid anyway (the answer was lost)."""
-        with self._lock:
-            self._script.extend(["timeout_paid" if executed else "timeout_lost"] * n)
-
-    def _fate(self) -> str:
-        if self._script:
-            return self._script.pop(0)
-        roll = self._rng.random()
-        if roll < self.refuse_rate:
-            return "refuse"
-        if roll < self.refuse_rate + self.timeout_rate:
-            return "timeout_paid" if self._rng.random() < 0.5 else "timeout_lost"
-        return "ok"
 
     def _ref(self) -> str:
         ref = f"{self.ref_prefix}{self._next_ref:012d}"
@@ -182,51 +151,33 @@ class BankSimulator:
 
     def deliveries(self, *, duplicate_rate: float = 0.0, shuffle: bool = False) -> list[CreditNotice]:
         """Hand out the queued notifications — duplicated at ``duplicate_rate``, reordered if ``shuffle``."""
-        with self._lock:
-            out: list[CreditNotice] = []
-            for n in self._pending:
-                out.append(n)
-                if self._rng.random() < duplicate_rate:
-                    out.append(replace(n))
-            self._pending.clear()
-            if shuffle:
-                self._rng.shuffle(out)
-            return out
+        return self._deliver(self._pending, duplicate_rate=duplicate_rate, shuffle=shuffle)
 
     # --- outgoing ------------------------------------------------------------------------------------------
 
     def transfer(self, order: TransferOrder) -> TransferResult:
-        with self._lock:
-            fate = self._fate()
-            if fate == "refuse" or order.to_account in self.closed_accounts:
-                result = TransferResult(order.key, "refused", None, None, reason="收款账户状态异常 account refused")
-                self._transfers.setdefault(order.key, result)
-                raise TransferRefused(order.key, result.reason or "")
-            if fate == "timeout_lost":
-                raise TransferTimeout(order.key)
-            now = self.clock.now()
-            ref = self._ref()
-            result = TransferResult(order.key, "paid", ref, now)
-            self._transfers[order.key] = result
-            self._paid_count[order.key] = self._paid_count.get(order.key, 0) + 1
-            self._bookings.append(_Booking(ref, now, -order.amount, order.key, f"{order.memo} {order.to_account}"))
-            if fate == "timeout_paid":
-                raise TransferTimeout(order.key)
-            return result
+        return self._execute(
+            order.key,
+            order.amount,
+            order.to_account,
+            refused=lambda reason: TransferResult(order.key, "refused", None, None, reason=reason),
+            execute=lambda: self._book_transfer(order),
+        )
+
+    def _book_transfer(self, order: TransferOrder) -> TransferResult:
+        now = self.clock.now()
+        ref = self._ref()
+        self._bookings.append(_Booking(ref, now, -order.amount, order.key, f"{order.memo} {order.to_account}"))
+        return TransferResult(order.key, "paid", ref, now)
 
     def query_transfer(self, key: str) -> TransferResult | None:
-        with self._lock:
-            return self._transfers.get(key)
+        return self._query(key)
 
     # --- what the tests and the statement read ---------------------------------------------------------------
 
-    def times_paid(self, key: str) -> int:
-        with self._lock:
-            return self._paid_count.get(key, 0)
-
     def paid_keys(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._paid_count)
+        """Every key paid, with how many times (more than 1: paid twice)."""
+        return {key: len(amounts) for key, amounts in self._executions().items()}
 
     def balance(self) -> Decimal:
         with self._lock:

@@ -19,15 +19,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import random
-import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 
 from sunbid.core.clock import Clock
 from sunbid.core.errors import Forbidden, ValidationFailed
+from sunbid.platform.orders import OrderRefused, OrderSimulator, OrderTimeout
 
 __all__ = [
     "PaymentCallback",
@@ -76,16 +75,13 @@ class PaymentCallback:
     reason: str | None = None
 
 
-class PaymentRefused(Exception):
+class PaymentRefused(OrderRefused):
     """The gateway refused the order for good: nothing was paid."""
 
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"payment {key} refused: {reason}")
-        self.key = key
-        self.reason = reason
+    noun = "payment"
 
 
-class PaymentTimeout(Exception):
+class PaymentTimeout(OrderTimeout):
     """No answer in time: the order may or may not have been paid. Query before retrying."""
 
 
@@ -102,98 +98,56 @@ class PaymentGateway(Protocol):
 
 
 @dataclass
-class PaymentSimulator:
-    """An in-memory payout gateway with failure injection (seeded, reproducible)."""
+class PaymentSimulator(OrderSimulator[PaymentResult]):
+    """An in-memory payout gateway with failure injection (seeded, reproducible).
+
+    ``refuse_next`` / ``timeout_next`` script the fate of the next orders; ``refuse_rate``, ``timeout_rate``,
+    ``seed`` and ``closed_accounts`` (keywords) draw it (:class:`~sunbid.platform.orders.OrderSimulator`).
+    """
+
+    refused_error = PaymentRefused
+    timeout_error = PaymentTimeout
 
     clock: Clock
-    refuse_rate: float = 0.0
-    timeout_rate: float = 0.0
-    seed: int = 0
     ref_prefix: str = "PAY"
-    closed_accounts: set[str] = field(default_factory=set)
-    _rng: random.Random = field(init=False)
-    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
-    _results: dict[str, PaymentResult] = field(init=False, default_factory=dict)
-    _paid: dict[str, list[Decimal]] = field(init=False, default_factory=dict)
     _callbacks: list[PaymentCallback] = field(init=False, default_factory=list)
-    _script: list[str] = field(init=False, default_factory=list)
     _next_ref: int = field(init=False, default=1)
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
-
-    def refuse_next(self, n: int = 1) -> None:
-        """The next ``n`` orders are refused."""
-        with self._lock:
-            self._script.extend(["refuse"] * n)
-
-    def timeout_next(self, n: int = 1, *, executed: bool = True) -> None:
-        """The next ``n`` orders time out; ``executed``: the gateway paid anyway (the answer was lost)."""
-        with self._lock:
-            self._script.extend(["timeout_paid" if executed else "timeout_lost"] * n)
-
-    def _fate(self) -> str:
-        if self._script:
-            return self._script.pop(0)
-        roll = self._rng.random()
-        if roll < self.refuse_rate:
-            return "refuse"
-        if roll < self.refuse_rate + self.timeout_rate:
-            return "timeout_paid" if self._rng.random() < 0.5 else "timeout_lost"
-        return "ok"
 
     def pay(self, order: PaymentOrder) -> PaymentResult:
         if order.amount <= 0:
             raise PaymentRefused(order.key, "金额无效 bad amount")
-        with self._lock:
-            fate = self._fate()
-            now = self.clock.now()
-            if fate == "refuse" or order.to_account in self.closed_accounts:
-                result = PaymentResult(order.key, "refused", None, None, reason="收款账户状态异常 account refused")
-                self._results.setdefault(order.key, result)
-                self._callbacks.append(PaymentCallback(order.key, "refused", None, order.amount, now, result.reason))
-                raise PaymentRefused(order.key, result.reason or "")
-            if fate == "timeout_lost":
-                raise PaymentTimeout(order.key)
-            ref = f"{self.ref_prefix}{self._next_ref:012d}"
-            self._next_ref += 1
-            result = PaymentResult(order.key, "paid", ref, now)
-            self._results[order.key] = result
-            self._paid.setdefault(order.key, []).append(order.amount)
-            self._callbacks.append(PaymentCallback(order.key, "paid", ref, order.amount, now))
-            if fate == "timeout_paid":
-                raise PaymentTimeout(order.key)
-            return result
+        return self._execute(
+            order.key,
+            order.amount,
+            order.to_account,
+            refused=lambda reason: self._refuse(order, reason),
+            execute=lambda: self._pay(order),
+        )
+
+    def _refuse(self, order: PaymentOrder, reason: str) -> PaymentResult:
+        self._callbacks.append(PaymentCallback(order.key, "refused", None, order.amount, self.clock.now(), reason))
+        return PaymentResult(order.key, "refused", None, None, reason=reason)
+
+    def _pay(self, order: PaymentOrder) -> PaymentResult:
+        now = self.clock.now()
+        ref = f"{self.ref_prefix}{self._next_ref:012d}"
+        self._next_ref += 1
+        self._callbacks.append(PaymentCallback(order.key, "paid", ref, order.amount, now))
+        return PaymentResult(order.key, "paid", ref, now)
 
     def query(self, key: str) -> PaymentResult | None:
-        with self._lock:
-            return self._results.get(key)
+        return self._query(key)
 
     def callbacks(self, *, duplicate_rate: float = 0.0, shuffle: bool = False) -> list[PaymentCallback]:
         """Hand out the queued result notices — duplicated at ``duplicate_rate``, reordered if ``shuffle``."""
-        with self._lock:
-            out: list[PaymentCallback] = []
-            for c in self._callbacks:
-                out.append(c)
-                if self._rng.random() < duplicate_rate:
-                    out.append(replace(c))
-            self._callbacks.clear()
-            if shuffle:
-                self._rng.shuffle(out)
-            return out
-
-    def times_paid(self, key: str) -> int:
-        with self._lock:
-            return len(self._paid.get(key, ()))
+        return self._deliver(self._callbacks, duplicate_rate=duplicate_rate, shuffle=shuffle)
 
     def paid(self) -> dict[str, list[Decimal]]:
         """Every key paid, with the amounts (more than one entry: paid twice)."""
-        with self._lock:
-            return {k: list(v) for k, v in self._paid.items()}
+        return self._executions()
 
     def total_paid(self) -> Decimal:
-        with self._lock:
-            return sum((a for v in self._paid.values() for a in v), Decimal("0.00"))
+        return sum((a for v in self._executions().values() for a in v), Decimal("0.00"))
 
 
 # --- callbacks over HTTP ---------------------------------------------------------------------------------------
