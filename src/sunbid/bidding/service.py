@@ -380,23 +380,45 @@ def complete_upload(uow: UnitOfWork, actor: Actor, upload_id: int) -> Bid:
     return _commit_upload(uow, upload)
 
 
-def complete_upload_system(uow: UnitOfWork, upload_id: int, *, in_savepoint: bool = False) -> Bid | None:
+def complete_upload_system(uow: UnitOfWork, upload_id: int) -> Bid | None:
     """The platform completes an upload made whole in time that the bidder did not complete (idempotent).
 
     Run by the ``bid.complete`` job the final chunk enqueues: a bid whose every byte reached the server before
     the deadline is never lost because the bidder's tool died before calling complete. None if there is nothing
     to do (already completed, expired or not whole).
     """
+    upload = _whole_upload(uow, upload_id)
+    if upload is None:
+        return None
+    with _sealed_identity(uow):
+        return _commit_upload(uow, upload)
+
+
+def complete_in_time_upload(uow: UnitOfWork, upload_id: int) -> Bid | None:
+    """Before the close of bidding, the platform completes an open upload whose final chunk came in time.
+
+    Run by the pre-close hook (:func:`sunbid.bidding.tasks.complete_before_closing`), each upload inside its own
+    savepoint of the close. Stricter than :func:`complete_upload_system`: None (nothing done) unless the upload is
+    whole, still open and has the time of its final chunk — only uploads made whole in time, and never a refusal
+    that would roll the caller back. A refusal of the bid itself (the container does not check …) is raised as
+    there, for the caller's savepoint to undo.
+    """
+    upload = _whole_upload(uow, upload_id)
+    if upload is None or upload.status != "open" or upload.final_chunk_at is None:
+        return None
+    with _sealed_identity(uow):
+        return _commit_upload(uow, upload)
+
+
+def _whole_upload(uow: UnitOfWork, upload_id: int) -> BidUpload | None:
+    """The upload, locked, if every byte is in and it is open or completed (None otherwise)."""
     stmt = select(BidUpload).where(BidUpload.id == upload_id)
     if uow.session.get_bind().dialect.name != "sqlite":
         stmt = stmt.with_for_update()
     upload = uow.session.scalar(stmt)
     if upload is None or upload.status not in ("open", "completed") or upload.offset != upload.length:
         return None
-    if in_savepoint and (upload.final_chunk_at is None or upload.status != "open"):
-        return None  # only uploads made whole in time, and never a refusal that would roll the caller back
-    with _sealed_identity(uow):
-        return _commit_upload(uow, upload)
+    return upload
 
 
 def _commit_upload(uow: UnitOfWork, upload: BidUpload) -> Bid:

@@ -61,7 +61,7 @@ def complete_before_closing(uow: UnitOfWork, project: Project) -> None:
     for upload_id in list(uow.session.scalars(pending.order_by(BidUpload.id))):
         savepoint = uow.session.begin_nested()
         try:
-            service.complete_upload_system(uow, upload_id, in_savepoint=True)
+            service.complete_in_time_upload(uow, upload_id)
             savepoint.commit()
         except DomainError as exc:
             savepoint.rollback()

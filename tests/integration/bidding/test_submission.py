@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,9 +13,12 @@ from sqlalchemy import select
 from sunbid.bidding import service as bids
 from sunbid.bidding.models import Bid, BidUpload
 from sunbid.bidding.receipts import ensure_receipt, verify_receipt
+from sunbid.bidding.tasks import complete_before_closing
 from sunbid.core.errors import Conflict, DomainError, NotFound
 from sunbid.ledger.models import AuditEvent
 from sunbid.platform.container import Platform
+from sunbid.platform.context import RequestContext
+from sunbid.projects.models import Project
 from sunbid.projects.timing import project_facts
 from tests.integration.bidding.bidtools import MARKER, chunks
 from tests.integration.bidding.conftest import Bw
@@ -293,3 +297,67 @@ def test_an_upload_made_whole_in_time_is_completed_by_the_platform_if_the_bidder
     assert again.id == bid.id
     (event,) = _audit_tags(bw, ":bid:submit")
     assert event.actor_org_id is None and event.actor_user_id is None  # the platform did it; still nobody named
+
+
+def _as_platform(bw: Bw, fn: Any, *args: Any) -> Any:
+    with bw.platform.uow(RequestContext(source="system", actor_name="scheduler")) as uow:
+        result = fn(uow, *args)
+        uow.commit()
+        return result
+
+
+def test_before_the_close_only_open_uploads_made_whole_in_time_are_completed(bw: Bw) -> None:
+    done = bw.submit("bidder_c")
+    assert done.upload_id is not None
+    data = bw.seal("bidder_a")
+    whole = bw.open_upload("bidder_a", data)
+    bw.send_all("bidder_a", whole, data)
+    data_b = bw.seal("bidder_b")
+    partial = bw.open_upload("bidder_b", data_b)
+    bw.act("bidder_b", bids.append_chunk, partial, *chunks(data_b)[0])
+    bw.clock.set(bw.deadline + timedelta(seconds=1))
+    assert _as_platform(bw, bids.complete_in_time_upload, partial) is None
+    assert _as_platform(bw, bids.complete_in_time_upload, done.upload_id) is None  # completed: not handed back
+    assert _as_platform(bw, bids.complete_upload_system, done.upload_id).id == done.id  # the job's is idempotent
+    bid = _as_platform(bw, bids.complete_in_time_upload, whole)
+    assert bid is not None and bid.received_at < bw.deadline and bw.bids_received() == 2
+    assert _as_platform(bw, bids.complete_in_time_upload, whole) is None
+
+
+def test_before_the_close_an_upload_without_the_time_of_its_final_chunk_is_left_alone(bw: Bw) -> None:
+    data = bw.seal("bidder_a")
+    uid = bw.open_upload("bidder_a", data)
+    bw.send_all("bidder_a", uid, data)
+    with bw.platform.uow() as uow:
+        upload = uow.session.get(BidUpload, uid)
+        assert upload is not None
+        upload.final_chunk_at = None  # judged by the clock it would be late: a refusal
+        uow.commit()
+    bw.clock.set(bw.deadline + timedelta(seconds=1))
+    refusals = len(_audit_tags(bw, ":bid:late"))
+    assert _as_platform(bw, bids.complete_in_time_upload, uid) is None
+    assert len(_audit_tags(bw, ":bid:late")) == refusals
+    with pytest.raises(DomainError) as err:
+        _as_platform(bw, bids.complete_upload_system, uid)
+    assert err.value.code == "bid.deadline_passed"
+
+
+def test_the_pre_close_hook_completes_in_time_uploads_and_a_refusal_rolls_back_only_its_own_savepoint(
+    bw: Bw,
+) -> None:
+    data_a = bw.seal("bidder_a")
+    foreign = bw.open_upload("bidder_b", data_a)  # bidder B uploads A's container: refused at completion
+    bw.send_all("bidder_b", foreign, data_a)
+    whole = bw.open_upload("bidder_a", data_a)
+    bw.send_all("bidder_a", whole, data_a)
+    bw.clock.set(bw.deadline + timedelta(seconds=1))
+    with bw.platform.uow(RequestContext(source="system", actor_name="scheduler")) as uow:
+        project = uow.session.get(Project, bw.pid)
+        assert project is not None
+        complete_before_closing(uow, project)
+        uow.commit()
+    with bw.platform.db.read() as s:
+        statuses = {u.id: u.status for u in s.scalars(select(BidUpload))}
+        (bid,) = s.scalars(select(Bid)).all()
+    assert statuses == {foreign: "open", whole: "completed"} and bid.upload_id == whole
+    assert bw.bids_received() == 1
