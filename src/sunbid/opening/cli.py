@@ -1,7 +1,8 @@
 """``sunbid opening …``: verify a published opening record offline; a custodian decrypts its key share offline.
 
 ``verify`` is the auditor's tool (no database, no network): it checks the record's hash and signature with the
-platform's log key and recomputes every coefficient draw in it. ``share-decrypt`` is the custodian's tool: it
+platform's log key and recomputes every coefficient draw in it, and reads out what the record holds per bid
+(唱标: price, duration, quality and the other declared items). ``share-decrypt`` is the custodian's tool: it
 turns the encrypted share the platform stores (``GET .../opening/sections/{code}/shares/mine``) into the share
 text to post during a fallback, with the custodian's PKCS#12 bundle — the private key never leaves the machine.
 """
@@ -28,6 +29,21 @@ app = typer.Typer(
 )
 
 MAX_FILE = 64 << 20
+READ_OUT_FIELDS = ("bidder_name", "price", "duration_days", "quality", "extra", "decryption_status")
+
+
+def _read_out(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """The section's rows as read out at the opening (唱标), as the record holds them (malformed rows skipped)."""
+    rows = section.get("rows")
+    return [
+        {k: r.get(k) for k in READ_OUT_FIELDS} for r in (rows if isinstance(rows, list) else []) if isinstance(r, dict)
+    ]
+
+
+def _items_text(extra: Any) -> str:
+    if not isinstance(extra, dict):
+        return ""
+    return "\n".join(f"{name}：{value}" for name, value in sorted(extra.items()))
 
 
 def _read(path: Path, what_zh: str, as_json: bool) -> bytes:
@@ -71,8 +87,13 @@ def verify(
     problems = verify_record(doc, key) if isinstance(doc, dict) else ["opening.record_malformed: not a JSON object"]
     body = doc.get("record", {}) if isinstance(doc, dict) else {}
     sections = body.get("sections", []) if isinstance(body, dict) else []
-    section_summary = [
-        {"section": s.get("section"), "rows": len(s.get("rows", [])), "coefficient": s.get("coefficient")}
+    section_summary: list[dict[str, Any]] = [
+        {
+            "section": s.get("section"),
+            "rows": len(s.get("rows", [])),
+            "coefficient": s.get("coefficient"),
+            "read_out": _read_out(s),
+        }
         for s in sections
         if isinstance(s, dict)
     ]
@@ -95,6 +116,26 @@ def verify(
             ["信任公钥 trusted key", "是 yes" if key is not None else "否（用记录自带公钥）no (record's own key)"],
         ]
         table("开标记录 Opening record", ["字段 field", "值 value"], rows)
+        for s in section_summary:
+            table(
+                f"唱标 Read out · 标段 section {escape(str(s['section']))}",
+                [
+                    "投标人 bidder",
+                    "报价 price",
+                    "工期 days",
+                    "质量 quality",
+                    "其他唱标内容 declared items",
+                    "解密 decryption",
+                ],
+                [
+                    [
+                        escape("" if r[k] is None else str(r[k]))
+                        for k in ("bidder_name", "price", "duration_days", "quality")
+                    ]
+                    + [escape(_items_text(r["extra"])), escape(str(r["decryption_status"] or ""))]
+                    for r in s["read_out"]
+                ],
+            )
         for p in problems:
             console.print(f"[red]✗[/] {escape(p)}")
         console.print("[green]校验通过 verified[/]" if not problems else "[bold red]校验失败 verification FAILED[/]")

@@ -72,6 +72,7 @@ class RecordRow:
     quality: str
     deposit_status: str
     decryption_status: str
+    extra: tuple[tuple[str, str], ...] = ()  # the other declared items read out (name, value), by name
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,13 @@ def display_value(value: Any) -> str:
     return str(value)
 
 
+def declared_items(value: Any) -> tuple[tuple[str, str], ...]:
+    """A row's ``extra`` as (name, value) pairs sorted by name; only string values (as the manifest allows)."""
+    if not isinstance(value, Mapping):
+        return ()
+    return tuple(sorted((str(k), v) for k, v in value.items() if isinstance(v, str)))
+
+
 def _bidder(state: HallState, data: Mapping[str, Any]) -> HallBidder | None:
     """The row of the event's bidder: found, placed in its section (if listed at the start), or added."""
     name = _text(data, "bidder_name")
@@ -281,6 +289,7 @@ def _record(data: Mapping[str, Any]) -> list[RecordSection]:
                         quality=display_value(r.get("quality")),
                         deposit_status=display_value(r.get("deposit_status")),
                         decryption_status=display_value(r.get("decryption_status")),
+                        extra=declared_items(r.get("extra")),
                     )
                     for r in (rows if isinstance(rows, list) else [])
                     if isinstance(r, Mapping)

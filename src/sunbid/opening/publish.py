@@ -66,14 +66,17 @@ def _rows(uow: UnitOfWork, s: OpeningSession) -> dict[int, list[dict[str, Any]]]
         bid = uow.session.get(Bid, ob.bid_id)
         assert bid is not None
         status = BidStatus(ob.status)
+        opened = status is BidStatus.DECRYPTED
         deposit = ob.deposit_status or {"code": "not_checked", "zh": "未接入保证金系统"}
         out.setdefault(ob.section_id, []).append(
             {
                 "bidder_name": org.name,
                 "bidder_uscc": org.uscc,
-                "price": ob.price if status is BidStatus.DECRYPTED else None,
-                "duration_days": ob.duration_days if status is BidStatus.DECRYPTED else None,
-                "quality": ob.quality if status is BidStatus.DECRYPTED else None,
+                "price": ob.price if opened else None,
+                "duration_days": ob.duration_days if opened else None,
+                "quality": ob.quality if opened else None,
+                # the other declared items (manifest ``extra``), read out like the price (唱标), by name
+                "extra": dict(sorted((ob.extra or {}).items())) if opened else None,
                 "deposit_status": deposit["zh"],
                 "deposit_status_code": deposit["code"],
                 "decryption_status": status.value,

@@ -3,14 +3,20 @@
 A published record is ``{"record": body, "record_hash": hex, "signature": hex, "ledger_index": n}``:
 
 * ``body`` (format ``sunbid-opening-record``, version 1) names the project, the platform's log key and, per
-  section, one row per sealed bid (bidder, price, duration, quality, deposit status, decryption status) and the
-  coefficient draw record (``sunbid-draw``) when the tender has one;
+  section, one row per sealed bid (bidder, price, duration, quality, the other items the bid declares to be read
+  out — the manifest's ``extra`` —, deposit status, decryption status) and the coefficient draw record
+  (``sunbid-draw``) when the tender has one;
 * ``record_hash`` is the suite hash of ``canonical_json(body)``; the transparency-log entry ``opening:record``
   (at ``ledger_index``) carries it;
 * ``signature`` is the platform's log key over ``RECORD_LABEL ‖ canonical_json(body)`` (as receipts are signed).
 
 :func:`verify_record` checks all of it offline: hash, signature (with the log public key you trust, or the one
 the record names), and every draw record recomputed by :mod:`sunbid.draws.verify`. Pure.
+
+A row's ``extra`` (the declared items read out, 唱标: ``{name: value}`` strings, ``{}`` when the bid declares none,
+null for a bid that was not decrypted, like its price) came with the read-out of the declared items; records
+published before it have rows without the key and still verify. Where the key is present it is signed and hashed
+like every other field, and it must be null or an object of strings.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ ROW_FIELDS = (
     "price",
     "duration_days",
     "quality",
+    "extra",
     "deposit_status",
     "deposit_status_code",
     "decryption_status",
@@ -56,6 +63,8 @@ ROW_FIELDS = (
     "opened_by",
     "container_hash",
 )
+#: Row fields a record published before they existed lacks (it still verifies without them).
+LATER_ROW_FIELDS = frozenset({"extra"})
 
 
 def signing_input(body: Mapping[str, Any]) -> bytes:
@@ -80,6 +89,7 @@ def hall_sections(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         "price",
         "duration_days",
         "quality",
+        "extra",
         "deposit_status",
         "decryption_status",
         "decryption_status_zh",
@@ -88,6 +98,34 @@ def hall_sections(body: Mapping[str, Any]) -> list[dict[str, Any]]:
         {"section": s["section"], "rows": [{k: row.get(k) for k in keep} for row in s["rows"]]}
         for s in body["sections"]
     ]
+
+
+def declared_items(row: Mapping[str, Any]) -> dict[str, str] | None:
+    """The row's ``extra`` (the items read out besides price, duration and quality); None when absent or null.
+
+    Raises ``ValueError`` when the row carries an ``extra`` that is not an object of strings.
+    """
+    value = row.get("extra")
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError("extra must be null or an object of strings")
+    return dict(value)
+
+
+def _row_problems(n: int, rows: Any) -> list[str]:
+    if not isinstance(rows, list):
+        return [f"opening.record_malformed: sections[{n}].rows"]
+    problems: list[str] = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            problems.append(f"opening.record_malformed: sections[{n}].rows[{i}]")
+            continue
+        try:
+            declared_items(row)
+        except ValueError as exc:
+            problems.append(f"opening.record_malformed: sections[{n}].rows[{i}].extra: {exc}")
+    return problems
 
 
 def _load(doc: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -135,6 +173,7 @@ def verify_record(doc: str | bytes | Mapping[str, Any], log_public_key: bytes | 
         if not isinstance(section, Mapping):
             problems.append(f"opening.record_malformed: sections[{n}]")
             continue
+        problems.extend(_row_problems(n, section.get("rows")))
         draw = section.get("draw_record")
         if draw is None:
             if section.get("coefficient") is not None:

@@ -289,6 +289,22 @@
     return item;
   }
 
+  // A row's declared items (extra) as [name, value] pairs sorted by name; string values only (hall_state twin).
+  function declaredItems(extra) {
+    var out = [];
+    if (!extra || typeof extra !== "object" || Array.isArray(extra)) {
+      return out;
+    }
+    Object.keys(extra).forEach(function (name) {
+      if (typeof extra[name] === "string") {
+        out.push([name, extra[name]]);
+      }
+    });
+    return out.sort(function (a, b) {
+      return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+    });
+  }
+
   function recordSection(sec) {
     var el = clone("tpl-record-section");
     var section = str(sec, "section");
@@ -308,6 +324,13 @@
       setText(tr.querySelector(".c-price"), paramText(r.price));
       setText(tr.querySelector(".c-duration"), paramText(r.duration_days));
       setText(tr.querySelector(".c-quality"), paramText(r.quality));
+      var declared = tr.querySelector(".hall-extra");
+      var items = declaredItems(r.extra);
+      for (var j = 0; j < items.length; j++) {
+        var li = document.createElement("li");
+        li.textContent = items[j][0] + (english ? ": " : "：") + items[j][1];
+        declared.appendChild(li);
+      }
       setText(tr.querySelector(".c-deposit"), T.deposit[deposit] || deposit);
       setText(tr.querySelector(".c-status"), T.decryption[status] || status);
       body.appendChild(tr);
