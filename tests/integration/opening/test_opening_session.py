@@ -80,6 +80,41 @@ def test_every_bidder_decrypts_then_the_signed_record_is_published_and_verifies_
     assert any("hash_mismatch" in p for p in problems) and any("bad_signature" in p for p in problems)
 
 
+def test_the_record_reads_out_each_decrypted_bids_declared_items_and_the_hall_gets_them(ow: Ow) -> None:
+    declared = {"项目经理": "张三（一级建造师）", "类似工程业绩": "3", "下浮率": "3.50%"}
+    ow.submit("bidder_a", extra=declared)
+    ow.submit("bidder_b")  # declares nothing
+    ow.submit("bidder_c", extra={"类似工程业绩": "9"})  # never decrypted: its items are never read out
+    ow.to_deadline()
+    ow.decrypt("bidder_a")
+    ow.decrypt("bidder_b")
+    after(ow, 30)
+    assert ow.session_row().state == "recorded"
+    with ow.platform.uow() as uow:
+        doc = session.record_view(uow, ow.pid)
+    assert verify_record(doc, ow.platform.log_keypair.public) == []
+    rows = {r["bidder_name"]: r for r in doc["record"]["sections"][0]["rows"]}
+    a, b, c = (rows[ow.org(w).name] for w in BIDDERS)
+    assert a["extra"] == declared and list(a["extra"]) == sorted(declared)  # by name, as signed
+    assert b["extra"] == {}
+    assert (c["decryption_status"], c["price"], c["extra"]) == ("revoked", None, None)
+    published = dict(ow.events())["record.published"]
+    assert {r["bidder_name"]: r["extra"] for r in published["sections"][0]["rows"]} == {
+        a["bidder_name"]: declared,
+        b["bidder_name"]: {},
+        c["bidder_name"]: None,
+    }
+    for kind, data in ow.events():  # like the price, nothing declared shows before the record
+        if kind == "record.published":
+            break
+        assert "张三" not in json.dumps(data, ensure_ascii=False), kind
+    assert "类似工程业绩" not in json.dumps(c, ensure_ascii=False)  # the revoked bid's items are nowhere in it
+    tampered = json.loads(json.dumps(doc))
+    tampered["record"]["sections"][0]["rows"][0]["extra"]["类似工程业绩"] = "5"
+    problems = verify_record(tampered, ow.platform.log_keypair.public)
+    assert any("hash_mismatch" in p for p in problems) and any("bad_signature" in p for p in problems)
+
+
 def test_the_content_key_is_kept_sealed_for_evaluation_and_its_use_is_audited(ow: Ow) -> None:
     ow.submit_all()
     ow.to_deadline()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sunbid.opening.hall_state import HallEvent, apply, fold, parse_time, safe_url
+from sunbid.opening.hall_state import HallEvent, apply, declared_items, fold, parse_time, safe_url
 from sunbid.opening.hall_views import fill, log_text, remaining
 from sunbid.web.i18n import translator
 
@@ -21,8 +21,20 @@ def ev(seq: int, kind: str, **data: Any) -> HallEvent:
 
 def session() -> list[HallEvent]:
     rows = [
-        {"bidder_name": "甲", "price": "100.00", "duration_days": 300, "quality": "合格", "deposit_status": "paid"},
-        {"bidder_name": "丙", "price": None, "deposit_status": {"code": "missing", "label_zh": "未缴纳"}},
+        {
+            "bidder_name": "甲",
+            "price": "100.00",
+            "duration_days": 300,
+            "quality": "合格",
+            "deposit_status": "paid",
+            "extra": {"类似工程业绩": "3", "信用等级": "AAA"},
+        },
+        {
+            "bidder_name": "丙",
+            "price": None,
+            "deposit_status": {"code": "missing", "label_zh": "未缴纳"},
+            "extra": None,
+        },
     ]
     return [
         ev(1, "session.started", project_code="P1", sections=["A", "B"], bids=3, window_minutes=30),
@@ -62,6 +74,7 @@ def test_a_whole_session_folds_into_what_the_hall_shows() -> None:
     assert record.section == "A" and [r.bidder_name for r in record.rows] == ["甲", "丙"]
     assert record.rows[0].duration_days == "300" and record.rows[1].price == ""
     assert record.rows[1].deposit_status == "missing"
+    assert record.rows[0].extra == (("信用等级", "AAA"), ("类似工程业绩", "3")) and record.rows[1].extra == ()
     assert s.record_hash == "ff" and s.record_url == "/r/1"
     assert s.bidders["A\x1f甲"].confirmed_at == T + timedelta(seconds=140)
     assert s.objections["1"].text == "<b>异议</b>" and s.objections["1"].answer == "已复核"
@@ -118,6 +131,15 @@ def test_unknown_kinds_and_malformed_data_never_break_the_hall() -> None:
     assert [r.bidder_name for r in s.record[0].rows] == ["甲"] and s.record_url == ""
     assert s.objections["9"].answer == "答复" and s.objections["9"].text == ""
     assert s.draws["A"].value == "0.97" and s.draws["A"].record == {}
+
+
+def test_declared_items_read_as_name_value_pairs_by_name_and_anything_else_as_none() -> None:
+    assert declared_items({"b": "2", "a": "<b>1</b>", "c": 3, "d": None, "e": ["x"]}) == (("a", "<b>1</b>"), ("b", "2"))
+    for value in (None, "AAA", ["信用等级", "AAA"], 3):
+        assert declared_items(value) == ()
+    rows = [{"bidder_name": "甲", "extra": "AAA"}, {"bidder_name": "乙"}]  # malformed, or a record without items
+    s = fold([ev(1, "record.published", sections=[{"section": "A", "rows": rows}])])
+    assert [r.extra for r in s.record[0].rows] == [(), ()]
 
 
 def test_a_list_of_bids_counts_as_its_length() -> None:
