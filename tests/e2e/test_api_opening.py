@@ -49,9 +49,10 @@ class Opening(Bidding):
             kw["json"] = body
         return self.api.client.request(method, path, **kw)
 
-    def submit_all(self) -> None:
+    def submit_all(self, declared: dict[str, dict[str, str]] | None = None) -> None:
+        """Seal and upload a bid per bidder; ``declared`` gives a bidder's items read out at the opening (extra)."""
         for who in WHO:
-            data = self.seal(who)
+            data = self.sealer.seal(self.api.world.orgs[who], self.code, extra=(declared or {}).get(who))
             r = self.complete(who, self.upload(who, data))
             assert r.status_code == 200, r.text
             self.bids[who], self.data[who] = int(r.json()["bid"]["id"]), data
@@ -120,7 +121,7 @@ def test_a_whole_remote_opening_over_http_with_a_record_that_verifies_offline(op
     assert r.status_code == 200, r.text
     assert op.call("PUT", "bidder_a", op.url("/settings"), {"window_minutes": 25}).status_code == 403
     assert op.call("PUT", "agency", op.url("/settings"), {"window_minutes": "20"}).status_code == 422
-    op.submit_all()
+    op.submit_all({"bidder_a": {"项目经理": "[bold]张三[/bold]", "类似工程业绩": "3"}})
     assert op.decrypt("bidder_a").status_code == 409  # before the deadline there is no window
     op.deadline_passes()
     status = op.call("GET", None, op.url()).json()
@@ -156,6 +157,27 @@ def test_a_whole_remote_opening_over_http_with_a_record_that_verifies_offline(op
     verified = runner.invoke(cli, ["opening", "verify", str(path), "--log-key", log_key, "--json"])
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.output)["ok"] is True
+    read_out = {r["bidder_name"]: r for r in json.loads(verified.output)["sections"][0]["read_out"]}
+    assert read_out[op.api.world.orgs["bidder_a"].name]["extra"] == {
+        "类似工程业绩": "3",
+        "项目经理": "[bold]张三[/bold]",
+    }
+    assert read_out[op.api.world.orgs["bidder_b"].name]["extra"] == {}
+    text = runner.invoke(cli, ["opening", "verify", str(path), "--log-key", log_key])
+    assert text.exit_code == 0 and "校验通过" in text.output
+    assert "其他唱标内容" in text.output and "类似工程业绩：3" in text.output
+    assert "项目经理：[bold]张三[/bold]" in text.output  # bidder text is printed as written, never as markup
+    declared = json.loads(json.dumps(doc))
+    row = next(r for r in declared["record"]["sections"][0]["rows"] if r["extra"])
+    row["extra"]["类似工程业绩"] = "4"  # a declared item read out otherwise than signed
+    path.write_text(json.dumps(declared, ensure_ascii=False), encoding="utf-8")
+    changed = runner.invoke(cli, ["opening", "verify", str(path), "--log-key", log_key, "--json"])
+    assert changed.exit_code == 1
+    assert {p.split(":")[0] for p in json.loads(changed.output)["problems"]} == {
+        "opening.record_hash_mismatch",
+        "opening.record_bad_signature",
+    }
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     draws = runner.invoke(cli, ["draw", "verify", str(path), "--json"])
     assert draws.exit_code == 0, draws.output
     assert json.loads(draws.output)["draws"][0]["ok"] is True

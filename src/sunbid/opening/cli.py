@@ -40,10 +40,19 @@ def _read_out(section: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _items_text(extra: Any) -> str:
-    if not isinstance(extra, dict):
-        return ""
-    return "\n".join(f"{name}：{value}" for name, value in sorted(extra.items()))
+def _row_text(row: dict[str, Any]) -> str:
+    """One read-out row as a line of plain text (the caller escapes it for the console)."""
+
+    def cell(name: str) -> str:
+        return "—" if row.get(name) is None else str(row[name])
+
+    extra = row.get("extra")
+    items = "、".join(f"{k}：{v}" for k, v in sorted(extra.items())) if isinstance(extra, dict) else ""
+    return (
+        f"{cell('bidder_name')}：报价 price {cell('price')} · 工期 days {cell('duration_days')}"
+        f" · 质量 quality {cell('quality')} · 其他唱标内容 declared items {items or '—'}"
+        f" · 解密 decryption {cell('decryption_status')}"
+    )
 
 
 def _read(path: Path, what_zh: str, as_json: bool) -> bytes:
@@ -117,25 +126,9 @@ def verify(
         ]
         table("开标记录 Opening record", ["字段 field", "值 value"], rows)
         for s in section_summary:
-            table(
-                f"唱标 Read out · 标段 section {escape(str(s['section']))}",
-                [
-                    "投标人 bidder",
-                    "报价 price",
-                    "工期 days",
-                    "质量 quality",
-                    "其他唱标内容 declared items",
-                    "解密 decryption",
-                ],
-                [
-                    [
-                        escape("" if r[k] is None else str(r[k]))
-                        for k in ("bidder_name", "price", "duration_days", "quality")
-                    ]
-                    + [escape(_items_text(r["extra"])), escape(str(r["decryption_status"] or ""))]
-                    for r in s["read_out"]
-                ],
-            )
+            console.print(f"[bold]唱标 Read out · 标段 section {escape(str(s['section']))}[/]", soft_wrap=True)
+            for r in s["read_out"]:
+                console.print(f"  {escape(_row_text(r))}", soft_wrap=True)
         for p in problems:
             console.print(f"[red]✗[/] {escape(p)}")
         console.print("[green]校验通过 verified[/]" if not problems else "[bold red]校验失败 verification FAILED[/]")
