@@ -13,7 +13,7 @@ from sunbid.core.clock import FakeClock
 from sunbid.opening import session
 from sunbid.platform.container import Platform
 from tests.browser.conftest import Tab
-from tests.e2e.test_opening_hall import Hall, make_hall
+from tests.e2e.test_opening_hall import XSS_DECLARED, Hall, make_hall
 from tests.integration.opening.conftest import BIDDERS, make_ow
 from tests.integration.projects.conftest import Tw
 from tests.integration.projects.conftest import tw as tw  # the fixture
@@ -81,6 +81,11 @@ def test_the_hall_shows_the_session_live_as_it_is_produced(hall: Hall, tab: Tab,
     assert record.nth(0).inner_text().split("\t")[:2] == ["甲建筑公司", "11850000.00"]
     assert "电子保函" in record.nth(1).inner_text()
     assert "视为撤销" in record.nth(2).inner_text()
+    # the declared items are read out with the price, as text: the bidder's markup is never markup
+    assert record.nth(0).locator(".c-extra li").all_inner_texts() == ["类似工程业绩：3", f"项目经理：{XSS_DECLARED}"]
+    assert record.nth(1).locator(".c-extra li").count() == 0 and record.nth(2).locator(".c-extra li").count() == 0
+    assert page.locator("#hall-record script, #hall-record b").count() == 0
+    assert page.locator("#hall-record thead th").nth(4).inner_text() == "其他唱标内容"
     assert page.locator("#hall-draws .c-value").inner_text() == "0.965"
     assert page.locator("#hall-no-record").is_hidden()
     assert page.locator("#hall-progress-text").inner_text() == "已处理 3 / 3 份投标文件（解密成功 2 份，失败 1 份）"
@@ -179,7 +184,10 @@ def test_the_hall_follows_a_real_opening_session(
     """Sealed bids, the deadline, remote check-in and decryption, the record, an objection: the opening service
     writes the events, the open page shows them."""
     ow = make_ow(tw, clock, suite_name)
-    ow.submit_all()
+    declared = {"质量管理体系认证": "有", "信用等级": "AAA", "类似工程业绩": "3"}
+    ow.submit(BIDDERS[0], extra=declared)
+    for who in BIDDERS[1:]:
+        ow.submit(who)
     tab.goto(f"/projects/{ow.pid}/opening")
     page = tab.page
     page.wait_for_selector("#hall-live[data-status='live']")
@@ -202,6 +210,21 @@ def test_the_hall_follows_a_real_opening_session(
     rows.nth(2).wait_for()
     assert sorted(r.split("\t")[0] for r in rows.all_inner_texts()) == sorted(ow.org(w).name for w in BIDDERS)
     assert all(r.split("\t")[1] for r in rows.all_inner_texts())  # every price read out
+    items = {
+        rows.nth(i).locator(".c-bidder").inner_text(): rows.nth(i).locator(".c-extra li").all_inner_texts()
+        for i in range(3)
+    }
+    assert (
+        items
+        == {
+            first: [
+                "信用等级：AAA",
+                "类似工程业绩：3",
+                "质量管理体系认证：有",
+            ],  # by name, as the signed record has them
+            **{ow.org(w).name: [] for w in BIDDERS[1:]},
+        }
+    )
     assert page.locator("#hall-progress-text").inner_text() == "已处理 3 / 3 份投标文件（解密成功 3 份，失败 0 份）"
     assert page.locator("#hall-record-hash").inner_text() == ow.session_row().record_hash
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from sqlalchemy import event
 
 from sunbid.core.clock import FakeClock
@@ -24,6 +25,7 @@ from sunbid.platform.container import Platform
 from tests.e2e.test_pages_projects import T0, Site, build_site, new_project, to_bidding
 
 XSS = "<script>alert('xss')</script>报价<b>有误</b>"
+XSS_DECLARED = "<script>alert('declared')</script>张三<b>一级</b>"  # a declared item is the bidder's own text
 
 
 def session_events(deadline_iso: str, closes_at_iso: str) -> list[tuple[str, dict[str, Any]]]:
@@ -34,6 +36,7 @@ def session_events(deadline_iso: str, closes_at_iso: str) -> list[tuple[str, dic
             "price": "11850000.00",
             "duration_days": 365,
             "quality": "合格",
+            "extra": {"项目经理": XSS_DECLARED, "类似工程业绩": "3"},
             "deposit_status": "paid",
             "decryption_status": "decrypted",
         },
@@ -42,6 +45,7 @@ def session_events(deadline_iso: str, closes_at_iso: str) -> list[tuple[str, dic
             "price": "12010000.00",
             "duration_days": 360,
             "quality": "合格",
+            "extra": {},
             "deposit_status": "guarantee",
             "decryption_status": "decrypted",
         },
@@ -50,6 +54,7 @@ def session_events(deadline_iso: str, closes_at_iso: str) -> list[tuple[str, dic
             "price": "",
             "duration_days": "",
             "quality": "",
+            "extra": None,
             "deposit_status": "paid",
             "decryption_status": "revoked",
         },
@@ -321,6 +326,14 @@ def test_anyone_sees_the_hall_rendered_from_the_events_without_script(hall: Hall
     assert "11850000.00" in html and "12010000.00" in html and "丙建筑公司" in html
     assert "视为撤销" in html and "已缴纳" in html and "电子保函" in html
     assert "0.965" in html and "f" * 64 in html
+    assert '<th scope="col">其他唱标内容</th>' in html  # the declared items are read out with the price
+    rows = re.findall(r'<tr class="hall-record-row">(.*?)</tr>', html)  # the last: the script's empty template
+    assert [re.findall(r"<li>(.*?)</li>", r) for r in rows] == [
+        ["类似工程业绩：3", f"项目经理：{escape(XSS_DECLARED)}"],
+        [],
+        [],
+        [],
+    ]
     assert "有效投标：2 份" in html
     assert '<progress class="hall-progress" id="hall-progress" max="3" value="3">' in html  # 2 decrypted, 1 failed
     assert "答复：经核对，报价以解密文件为准。" in html
@@ -335,6 +348,8 @@ def test_the_hall_escapes_every_text_it_shows(hall: Hall, anon: TestClient) -> N
     assert "<script>alert" not in html and "<b>有误</b>" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;报价&lt;b&gt;有误&lt;/b&gt;" in html
     assert "&lt;i&gt;A&lt;/i&gt;" in html
+    assert "<script>alert('declared')" not in html and "<b>一级</b>" not in html
+    assert "项目经理：&lt;script&gt;alert(&#39;declared&#39;)&lt;/script&gt;张三&lt;b&gt;一级&lt;/b&gt;" in html
     texts = re.search(r'<script type="application/json" id="hall-texts">(.*?)</script>', html, re.S)
     assert texts is not None and json.loads(texts.group(1))["lang"] == "zh-CN"
 
@@ -359,6 +374,7 @@ def test_english_hall_through_the_language_switch(hall: Hall) -> None:
     assert "Opening hall" in html and "Opening closed" in html
     assert "Revoked (bidder&#39;s fault)" in html and "The bidder did not decrypt in time" in html
     assert "Answer: 经核对" in html
+    assert "Declared items" in html and "<li>类似工程业绩: 3</li>" in html
 
 
 def test_replay_shows_the_session_step_by_step(hall: Hall, anon: TestClient) -> None:
