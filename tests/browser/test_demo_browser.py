@@ -61,6 +61,7 @@ def test_the_demo_opening_hall_replays_the_road_tenders_remote_opening(
         page.screenshot(path=str(tmp_path / "demo-hall.png"), full_page=True)
         assert texts["stage"] == "开标结束" and "3" in texts["valid"]
         assert "池州第一建筑工程有限公司" in texts["record"] and "11860000.00" in texts["record"]
+        assert "信用等级：AAA" in texts["record"] and "类似工程业绩：3" in texts["record"]  # the declared facts
         assert "视为撤销" in texts["record"] and "视为撤销" in texts["bidders"]  # the bidder who gave up
         assert texts["bidders"].count("确认无异议") == 3
         assert "池州市贵池区路桥工程有限公司" not in texts["bidders"]  # refused at the deadline: not in the hall

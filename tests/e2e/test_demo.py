@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -377,10 +378,19 @@ def test_the_road_tender_refuses_a_late_bid_revokes_one_and_publishes_a_record_t
         record = dict(row.record or {})
         events = _events(s, road)
         assert road.award_amount == Decimal(bids[winner_name(s, road)].price or "0")
+        facts = {n: b.extra for n, b in bids.items() if b.status == "decrypted"}  # what the evaluation computes from
     assert verify_record(record, platform.log_keypair.public) == []
     rows = {r["bidder_name"]: r for r in record["record"]["sections"][0]["rows"]}
     assert rows["池州第一建筑工程有限公司"]["price"] == "11860000.00"
     assert rows["九华山建设集团有限公司"]["price"] is None  # a revoked bid's price is never read out
+    # the declared facts are read out and signed with the price: the evaluation's facts are the record's
+    assert rows["池州第一建筑工程有限公司"]["extra"] == {
+        "信用等级": "AAA",
+        "类似工程业绩": "3",
+        "质量管理体系认证": "有",
+    }
+    assert rows["九华山建设集团有限公司"]["extra"] is None
+    assert {n: r["extra"] for n, r in rows.items() if r["decryption_status"] == "decrypted"} == facts
     assert record["record"]["sections"][0]["coefficient"] == opening["coefficients"]["01"]
     path = tmp_path / "record.json"
     path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
@@ -404,6 +414,32 @@ def test_the_road_tender_refuses_a_late_bid_revokes_one_and_publishes_a_record_t
     before_record = json.dumps(events[: kinds.index("record.published")], ensure_ascii=False)
     assert "11860000.00" not in before_record  # no price shows before the record is published
     assert dict(events)["session.closed"] == {"valid_bids": 3}
+
+
+def test_the_road_tenders_hall_reads_out_the_declared_facts_of_the_signed_record(demo: Demo) -> None:
+    from fastapi.testclient import TestClient
+
+    from sunbid.app import create_app
+
+    opening = by_name(demo.summary)[ROAD]["opening"]
+    with TestClient(create_app(demo.platform, start_worker=False), base_url="http://127.0.0.1") as client:
+        html = client.get(opening["hall_url"]).text
+        record = client.get(opening["record_url"]).json()
+    rows = re.findall(r'<tr class="hall-record-row">(.*?)</tr>', html, re.S)
+    read_out = {
+        name: re.findall(r"<li>(.*?)</li>", r)
+        for r in rows
+        for name in re.findall(r'<td class="c-bidder">(.*?)</td>', r)
+        if name
+    }
+    assert read_out["池州第一建筑工程有限公司"] == ["信用等级：AAA", "类似工程业绩：3", "质量管理体系认证：有"]
+    assert read_out["九华山建设集团有限公司"] == []  # revoked: nothing of its bid is read out
+    signed = {
+        r["bidder_name"]: [f"{k}：{v}" for k, v in sorted(r["extra"].items())]
+        for r in record["record"]["sections"][0]["rows"]
+        if r["extra"] is not None
+    }
+    assert len(signed) == 3 and all(read_out[name] == items for name, items in signed.items())
 
 
 def test_the_imaging_tender_opens_a_bid_never_decrypted_through_two_custodians(demo: Demo) -> None:
