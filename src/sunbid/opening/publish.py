@@ -75,7 +75,7 @@ def _rows(uow: UnitOfWork, s: OpeningSession) -> dict[int, list[dict[str, Any]]]
                 "price": ob.price if opened else None,
                 "duration_days": ob.duration_days if opened else None,
                 "quality": ob.quality if opened else None,
-                # the other declared items (manifest ``extra``), read out like the price (唱标), by name
+                # the other declared items (manifest ``extra``), read out like the price (唱标)
                 "extra": dict(sorted((ob.extra or {}).items())) if opened else None,
                 "deposit_status": deposit["zh"],
                 "deposit_status_code": deposit["code"],
