@@ -63,8 +63,6 @@ ROW_FIELDS = (
     "opened_by",
     "container_hash",
 )
-#: Row fields a record published before they existed lacks (it still verifies without them).
-LATER_ROW_FIELDS = frozenset({"extra"})
 
 
 def signing_input(body: Mapping[str, Any]) -> bytes:
