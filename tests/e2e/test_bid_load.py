@@ -141,7 +141,10 @@ async def _complete(client: httpx.AsyncClient, b: Bidder, sent: tuple[float, Any
 async def _run(
     url: str, pid: int, platform: Platform, bidders: list[Bidder], clock: FakeClock
 ) -> tuple[datetime, datetime, list[tuple[float, httpx.Response]], dict[str, Any]]:
-    limits = httpx.Limits(max_connections=BIDDERS, max_keepalive_connections=BIDDERS)
+    # No keep-alive: a pooled connection the server closes as idle (uvicorn: after 5 s) just as the client reuses
+    # it fails with ReadError before the server reads the request; on a loaded machine the 200 tasks of the
+    # preparation can leave a connection idle that long. A fresh connection per request costs little on loopback.
+    limits = httpx.Limits(max_connections=BIDDERS, max_keepalive_connections=0)
     timeout = httpx.Timeout(120.0)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout, trust_env=False) as client:
         await asyncio.gather(*(_first_part(client, pid, platform.suite.digest, b) for b in bidders))
