@@ -159,7 +159,7 @@ def build(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
     parts = []
     for lot in opened_lots(uow, project):  # one chapter per section, each evaluated on its own
         code = lot.section.code
-        prices = prices_of(method, project, lot)
+        prices = prices_of(method, lot)
         rows = [r for r in all_rows if r.section == code]
         scores = [ExpertScore(keys[r.member_id], r.bidder, r.item, Decimal(r.score)) for r in rows if not r.objective]
         facts = objective_results(uow, evaluation, method, lot, sorted(ln.bidder for ln in prices.lines))
