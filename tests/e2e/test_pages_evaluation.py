@@ -71,6 +71,18 @@ def test_access_page_sets_the_password_once(vw: Vw, client: TestClient) -> None:
     _sign_in(client, username, EXPERT_PASSWORD)
 
 
+def test_access_page_shares_the_apis_rate_limit(vw: Vw, client: TestClient) -> None:
+    """Guessing access codes through the form is braked like through the API (one limiter per address)."""
+    csrf = _csrf(client)
+    data = {"username": "expert-nobody", "code": "0000", "password": EXPERT_PASSWORD, "csrf_token": csrf}
+    codes = [client.post("/evaluation/access", data=data, follow_redirects=False).status_code for _ in range(10)]
+    assert codes == [422] * 10
+    r = client.post("/evaluation/access", data=data, follow_redirects=False)
+    assert r.status_code == 429 and "操作过于频繁" in r.text
+    body = {"username": "expert-nobody", "code": "0000", "password": EXPERT_PASSWORD}
+    assert client.post("/api/v1/evaluation/access", json=body).status_code == 429
+
+
 def test_scoring_page_for_members_only_with_an_intervention(vw: Vw, client: TestClient) -> None:
     started(vw)
     for outsider in ("bidder_a", "agency", "operator", "regulator", "expert"):

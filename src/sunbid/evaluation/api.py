@@ -125,7 +125,8 @@ def committee(platform: Plat, actor: CurrentActor, pid: Pid) -> dict[str, Any]:
         return service.committee_view(uow, actor, pid)
 
 
-def _access_limiter(request: Request) -> RateLimiter:
+def access_limiter(request: Request) -> RateLimiter:
+    """Per-address brake on guessing access codes, shared by the API and the access page."""
     limiter: RateLimiter | None = getattr(request.app.state, "evaluation_access_limiter", None)
     if limiter is None:
         limiter = RateLimiter(ACCESS_PER_MINUTE, 60.0)
@@ -135,7 +136,7 @@ def _access_limiter(request: Request) -> RateLimiter:
 
 @router.post("/evaluation/access", summary="专家凭一次性访问码设置密码 Redeem a one-time access code")
 def access(request: Request, platform: Plat, body: AccessIn) -> dict[str, Any]:
-    _access_limiter(request).hit(f"ip:{client_ip(request)}")
+    access_limiter(request).hit(f"ip:{client_ip(request)}")
     with platform.uow(request_context(request)) as uow:
         user = service.redeem_access(uow, body.username, body.code, body.password)
         out = {"username": user.username}

@@ -21,8 +21,9 @@ from starlette.concurrency import run_in_threadpool
 
 from sunbid.core.errors import DomainError, Forbidden
 from sunbid.evaluation import service, service_objective, service_report, service_scoring
+from sunbid.evaluation.api import access_limiter
 from sunbid.identity.service import Actor
-from sunbid.platform.deps import request_context
+from sunbid.platform.deps import client_ip, request_context
 from sunbid.projects import service as projects
 from sunbid.web import i18n
 from sunbid.web.render import add_template_package, error_status, render_page
@@ -144,6 +145,7 @@ def access_page(request: Request) -> Response:
 def _access(request: Request, form: dict[str, str]) -> Response:
     try:
         verify_csrf(request, form.get("csrf_token"))
+        access_limiter(request).hit(f"ip:{client_ip(request)}")
         with platform_of(request).uow(request_context(request, "web")) as uow:
             service.redeem_access(uow, form.get("username", ""), form.get("code", ""), form.get("password", ""))
             uow.commit()

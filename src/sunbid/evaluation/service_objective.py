@@ -82,7 +82,7 @@ def objective_view(uow: UnitOfWork, actor: Actor, project_id: int, section: str 
     evaluation = evaluation_of(uow, project.id)
     method = method_of(uow, project.id)
     lot = opened_lot(uow, project, section)
-    bidders = evaluated_bidders(method, project, lot)
+    bidders = evaluated_bidders(method, lot)
     facts = facts_of(uow, evaluation, lot)
     results = objective_scores(method, bidders, facts)
     corrections = corrections_of(uow, evaluation, lot.section.code)

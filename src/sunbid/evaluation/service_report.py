@@ -56,7 +56,7 @@ from sunbid.identity.service import Actor
 from sunbid.opening.models import OpeningSession
 from sunbid.platform.uow import UnitOfWork
 from sunbid.projects import service as projects
-from sunbid.projects.models import Project, ProjectDocument
+from sunbid.projects.models import Project
 from sunbid.projects.service import DOCUMENT_KINDS
 
 __all__ = [
@@ -159,7 +159,7 @@ def build(uow: UnitOfWork, actor: Actor, project_id: int) -> dict[str, Any]:
     parts = []
     for lot in opened_lots(uow, project):  # one chapter per section, each evaluated on its own
         code = lot.section.code
-        prices = prices_of(method, project, lot)
+        prices = prices_of(method, lot)
         rows = [r for r in all_rows if r.section == code]
         scores = [ExpertScore(keys[r.member_id], r.bidder, r.item, Decimal(r.score)) for r in rows if not r.objective]
         facts = objective_results(uow, evaluation, method, lot, sorted(ln.bidder for ln in prices.lines))
@@ -325,38 +325,17 @@ def upload_signed(uow: UnitOfWork, actor: Actor, project_id: int, pdf: bytes) ->
 
 def _submit(uow: UnitOfWork, actor: Actor, project: Project, evaluation: Evaluation, pdf: bytes) -> None:
     """The fully signed report becomes a non-public project document; ``submit_report`` is performed."""
-    digest = hashlib.sha256(pdf).hexdigest()
-    storage_key = f"projects/{project.id}/{digest}"
-    uow.platform.storage.put(storage_key, pdf)
-    doc = ProjectDocument(
-        project_id=project.id,
+    doc = projects.store_document(
+        uow,
+        actor,
+        project,
         kind="evaluation_report",
         title=f"{DOCUMENT_KINDS['evaluation_report'][0]}（{project.code}）",
         filename=f"评标报告-{project.code}.pdf",
         content_type="application/pdf",
-        size=len(pdf),
-        sha256=digest,
-        storage_key=storage_key,
+        data=pdf,
         public=False,
-        uploaded_at=uow.now,
-        uploaded_by_user_id=actor.user_id,
     )
-    uow.session.add(doc)
-    uow.session.flush()
-    audit = uow.audit(
-        "document:upload",
-        subject_type="project",
-        subject_id=project.id,
-        data={
-            "code": project.code,
-            "document_id": doc.id,
-            "kind": doc.kind,
-            "filename": doc.filename,
-            "sha256": digest,
-            "size": len(pdf),
-        },
-    )
-    doc.ledger_index = audit.ledger_index
     evaluation.report_document_id = doc.id
     evaluation.submitted_at = uow.now
     evaluation.state = "submitted"

@@ -178,15 +178,15 @@ def result_sections(result: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return [{"section": None, "name": None, **result}]
 
 
-def prices_of(method: EvaluationMethod, project: Project, lot: OpenedLot) -> PriceResult:
+def prices_of(method: EvaluationMethod, lot: OpenedLot) -> PriceResult:
     bids = [Bid(uscc, Decimal(str(ob.price))) for uscc, ob in sorted(lot.bids.items()) if ob.price is not None]
     cap = method.max_price if method.max_price is not None else lot.section.max_price
     return compute_prices(method, bids, drawn=lot.drawn if method.coefficient else None, max_price=cap)
 
 
-def evaluated_bidders(method: EvaluationMethod, project: Project, lot: OpenedLot) -> list[str]:
+def evaluated_bidders(method: EvaluationMethod, lot: OpenedLot) -> list[str]:
     """The bids that are evaluated (not rejected by the price rules), by USCC."""
-    return sorted(ln.bidder for ln in prices_of(method, project, lot).lines)
+    return sorted(ln.bidder for ln in prices_of(method, lot).lines)
 
 
 # --- facts of the objective items --------------------------------------------------------------------------
@@ -287,7 +287,7 @@ def bids_view(uow: UnitOfWork, actor: Actor, project_id: int, section: str | Non
         raise _not_started()
     method = method_of(uow, project.id)
     lot = opened_lot(uow, project, section)
-    prices = prices_of(method, project, lot)
+    prices = prices_of(method, lot)
     _audit(uow, project, "bids:view", member=member.seq, section=lot.section.code)
     return {
         "project": project.code,
@@ -396,7 +396,7 @@ def save_scores(uow: UnitOfWork, actor: Actor, project_id: int, entries: Sequenc
         section = chosen.code
         if section not in valid_of:
             lot = _lot(uow, session, chosen)
-            valid_of[section] = {ln.bidder for ln in prices_of(method, project, lot).lines}
+            valid_of[section] = {ln.bidder for ln in prices_of(method, lot).lines}
         if e.bidder not in valid_of[section]:
             raise ValidationFailed(
                 "evaluation.unknown_bidder", f"投标人 {e.bidder} 不参与评审。", f"{e.bidder} is not evaluated."
@@ -623,7 +623,7 @@ def submit(
     missing = [
         (lot.section.code, b, i.id)
         for lot in lots
-        for b in sorted(ln.bidder for ln in prices_of(method, project, lot).lines)
+        for b in evaluated_bidders(method, lot)
         for i in method.items
         if i.subjective and (lot.section.code, b, i.id) not in have
     ]
@@ -689,7 +689,7 @@ def _finish(
     for lot in lots:
         code = lot.section.code
         section_rows = [r for r in rows if r.section == code]
-        prices = prices_of(method, project, lot)
+        prices = prices_of(method, lot)
         facts = objective_results(uow, evaluation, method, lot, sorted(ln.bidder for ln in prices.lines))
         scores = _expert_scores(section_rows, keys)
         result = evaluate(method, prices, scores, objective_points(facts), experts=[keys[m.id] for m in members])

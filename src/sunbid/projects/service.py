@@ -562,13 +562,39 @@ def add_document(
         raise ValidationFailed("project.document_too_large", "文件过大。", "The file is too large.")
     if project.state in ("archived", "terminated"):
         raise Conflict("project.closed", "项目已结束，不能再上传文件。", "The project is closed.")
+    return store_document(
+        uow,
+        actor,
+        project,
+        kind=kind,
+        title=title.strip() or filename,
+        filename=filename,
+        content_type=content_type,
+        data=data,
+        public=public,
+    )
+
+
+def store_document(
+    uow: UnitOfWork,
+    actor: Actor,
+    project: Project,
+    *,
+    kind: str,
+    title: str,
+    filename: str,
+    content_type: str,
+    data: bytes,
+    public: bool,
+) -> ProjectDocument:
+    """Store a document of the project and append its hash to the transparency log (callers check who may)."""
     digest = hashlib.sha256(data).hexdigest()
     key = f"projects/{project.id}/{digest}"
     uow.platform.storage.put(key, data)
     doc = ProjectDocument(
         project_id=project.id,
         kind=kind,
-        title=title.strip() or filename,
+        title=title,
         filename=filename[:300],
         content_type=content_type[:100] or "application/octet-stream",
         size=len(data),
