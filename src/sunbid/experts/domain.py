@@ -63,7 +63,6 @@ __all__ = [
 ]
 
 EXPERT_CODE_RE: Final = re.compile(r"[A-Z0-9][A-Z0-9-]{2,31}")
-USCC_RE: Final = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}")
 _SPECIALTY_RE: Final = re.compile(r"[A-Z][0-9]{0,8}")
 
 
