@@ -34,7 +34,7 @@ from typing import Final
 from sunbid.core.errors import Conflict, ValidationFailed
 from sunbid.crypto.suite import CryptoSuite
 from sunbid.draws.domain import Commitment, SeedInput
-from sunbid.draws.record import DrawRecord, PanelSlot
+from sunbid.draws.record import DrawRecord, PanelSlot, aware_time
 from sunbid.draws.verify import panel_record
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "Specialty",
     "SpecialtyTree",
     "avoidance_reasons",
+    "aware_moment",
     "check_status_change",
     "load_specialty_tree",
     "panel_from_record",
@@ -68,6 +69,18 @@ _SPECIALTY_RE: Final = re.compile(r"[A-Z][0-9]{0,8}")
 
 def _invalid(code: str, zh: str, en: str, **details: object) -> ValidationFailed:
     return ValidationFailed(code, zh, en, details=dict(details))
+
+
+def aware_moment(text: str, code: str) -> datetime:
+    """The time ``text`` names (ISO 8601 with a UTC offset, e.g. ``2026-12-01T09:00+08:00``); ``code`` otherwise."""
+    moment = aware_time(text)
+    if moment is None:
+        raise _invalid(
+            code,
+            f"时间 {text} 须为带时区的 ISO 8601 时间，如 +08:00",
+            f"time {text} must be ISO 8601 with an offset, e.g. +08:00",
+        )
+    return moment
 
 
 # --- specialty tree ------------------------------------------------------------------------------------------

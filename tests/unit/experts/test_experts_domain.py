@@ -18,6 +18,7 @@ from sunbid.experts.domain import (
     PoolIndex,
     SlotRequest,
     avoidance_reasons,
+    aware_moment,
     check_status_change,
     load_specialty_tree,
     plan_draw,
@@ -217,3 +218,11 @@ def test_plan_refuses_bad_requests() -> None:
         plan_draw(index, [SlotRequest("A0101", 1), SlotRequest("A0101", 1)], CTX, POLICY)
     with pytest.raises(ValidationFailed):
         SlotRequest("A0101", 0)
+
+
+def test_aware_moment_needs_an_offset() -> None:
+    assert aware_moment("2026-12-01T09:00+08:00", "x.bad_time") == datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    for text in ("2026-12-01T09:00", "tomorrow", ""):
+        with pytest.raises(ValidationFailed) as err:
+            aware_moment(text, "x.bad_time")
+        assert err.value.code == "x.bad_time"
