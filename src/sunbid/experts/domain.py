@@ -36,6 +36,7 @@ from sunbid.crypto.suite import CryptoSuite
 from sunbid.draws.domain import Commitment, SeedInput
 from sunbid.draws.record import DrawRecord, PanelSlot, aware_time
 from sunbid.draws.verify import panel_record
+from sunbid.identity.regions import code_contains
 
 __all__ = [
     "AVOIDANCE_RULES",
@@ -362,13 +363,6 @@ def _worked_for(expert: ExpertProfile, usccs: Iterable[str], ctx: DrawContext, p
     return any(e.employer_uscc in targets and e.within(ctx.day, since) for e in expert.employments)
 
 
-def _region_inside(expert_region: str, allowed: str) -> bool:
-    a = allowed.rstrip("0")
-    if len(a) % 2:
-        a += "0"
-    return expert_region.startswith(a)
-
-
 def _draws_in_period(times: Sequence[datetime], ctx: DrawContext, policy: AvoidancePolicy) -> int:
     start = ctx.at - timedelta(days=policy.draw_period_days)
     return sum(1 for t in times if start < t <= ctx.at)
@@ -394,7 +388,7 @@ AVOIDANCE_RULES: Final[tuple[tuple[AvoidanceReason, Predicate], ...]] = (
     ),
     (
         AvoidanceReason.OUTSIDE_REGION,
-        lambda e, c, p: bool(p.regions) and not any(_region_inside(e.region_code, r) for r in p.regions),
+        lambda e, c, p: bool(p.regions) and not any(code_contains(r, e.region_code) for r in p.regions),
     ),
 )
 
@@ -537,7 +531,7 @@ class PoolIndex:
             ordered = self._sorted_cache[specialty] = sorted(self.qualified(specialty))
         out = [c for c in ordered if c not in excluded]
         if policy.regions:
-            out = [c for c in out if any(_region_inside(self.experts[c].region_code, r) for r in policy.regions)]
+            out = [c for c in out if any(code_contains(r, self.experts[c].region_code) for r in policy.regions)]
         return out
 
 

@@ -141,6 +141,10 @@ def test_region_limit() -> None:
     policy = AvoidancePolicy(regions=frozenset({"530000"}))
     assert avoidance_reasons(expert(region_code="530100"), CTX, policy) == []
     assert avoidance_reasons(expert(region_code="520100"), CTX, policy) == [AvoidanceReason.OUTSIDE_REGION]
+    city = AvoidancePolicy(regions=frozenset({"530100"}))
+    assert avoidance_reasons(expert(region_code="530102"), CTX, city) == []
+    assert avoidance_reasons(expert(region_code="530000"), CTX, city) == [AvoidanceReason.OUTSIDE_REGION]
+    assert avoidance_reasons(expert(region_code="530600"), CTX, city) == [AvoidanceReason.OUTSIDE_REGION]
 
 
 def test_every_reason_has_both_messages() -> None:
