@@ -230,3 +230,11 @@ def test_aware_moment_needs_an_offset() -> None:
         with pytest.raises(ValidationFailed) as err:
             aware_moment(text, "x.bad_time")
         assert err.value.code == "x.bad_time"
+
+
+def test_identity_number_check_character() -> None:
+    from sunbid.experts.pool import id_check_char, valid_id_number
+
+    assert id_check_char("11010519491231002") == "X"  # the example of GB 11643
+    assert valid_id_number("11010519491231002x") and valid_id_number(" 110105194912310021 ") is False
+    assert not valid_id_number("01010519491231002X") and not valid_id_number("1101051949123100X")
