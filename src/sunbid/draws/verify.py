@@ -457,6 +457,15 @@ def verify_record_json(raw: bytes) -> VerifyResult:
 # --- building -------------------------------------------------------------------------------------------
 
 
+def _checked(rec: DrawRecord) -> DrawRecord:
+    """``rec`` itself once :func:`verify_record` passes it; else the first problem, raised."""
+    check = verify_record(rec)
+    if not check.ok:
+        p = check.problems[0]
+        raise ValidationFailed(p.code, p.message_zh, p.message_en, details={"where": p.where})
+    return rec
+
+
 def make_record(
     purpose: str,
     subject: Mapping[str, str] | None,
@@ -499,11 +508,7 @@ def make_record(
         result=tuple(cands[i] for i in indexes),
         closes_at=parse_time(closes_at, "closes_at"),
     )
-    check = verify_record(rec)
-    if not check.ok:
-        p = check.problems[0]
-        raise ValidationFailed(p.code, p.message_zh, p.message_en, details={"where": p.where})
-    return rec
+    return _checked(rec)
 
 
 def coefficient_record(
@@ -592,8 +597,4 @@ def panel_record(
         closes_at=parse_time(closes_at, "closes_at"),
         selection=PanelSelection(tuple(slots), tuple(slot_masks), tuple(groups), walk.picks),
     )
-    check = verify_record(rec)
-    if not check.ok:
-        p = check.problems[0]
-        raise ValidationFailed(p.code, p.message_zh, p.message_en, details={"where": p.where})
-    return rec
+    return _checked(rec)

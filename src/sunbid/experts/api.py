@@ -6,16 +6,14 @@ position and state only, ``/unseal`` and ``/record`` answer 403 ``expert.panel_s
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import Field
 
-from sunbid.core.errors import ValidationFailed
 from sunbid.draws.domain import SeedInput
 from sunbid.experts import permissions, pool, service
-from sunbid.experts.domain import AvoidancePolicy, ExpertStatus, SlotRequest
+from sunbid.experts.domain import AvoidancePolicy, ExpertStatus, SlotRequest, aware_moment
 from sunbid.identity.auth import require
 from sunbid.identity.service import Actor
 from sunbid.platform.deps import client_ip, request_context
@@ -124,19 +122,9 @@ def expert_status(request: Request, platform: Plat, actor: PoolManager, code: Co
 
 @router.post("/expert-draws", status_code=201, summary="登记专家抽取并公布承诺 Commit an expert draw")
 def commit_draw(request: Request, platform: Plat, actor: DrawRunner, body: DrawIn) -> dict[str, Any]:
-    try:
-        starts = datetime.fromisoformat(body.evaluation_starts_at)
-    except ValueError:
-        starts = None
-    if starts is None or starts.utcoffset() is None:
-        raise ValidationFailed(
-            "expert.bad_time",
-            "评标开始时间须为带时区的 ISO 8601 时间",
-            "evaluation_starts_at must be ISO 8601 with an offset",
-        )
     req = service.DrawRequest(
         project_code=body.project_code,
-        evaluation_starts_at=starts,
+        evaluation_starts_at=aware_moment(body.evaluation_starts_at, "expert.bad_time"),
         slots=tuple(SlotRequest(s.specialty, s.count, s.reserves) for s in body.slots),
         policy=AvoidancePolicy(
             employment_years=body.employment_years, max_draws=body.max_draws, draw_period_days=body.draw_period_days

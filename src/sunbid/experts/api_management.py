@@ -18,6 +18,7 @@ from sunbid.core.clock import to_local
 from sunbid.core.errors import ValidationFailed
 from sunbid.experts import management as mgmt
 from sunbid.experts import management_fees as fees
+from sunbid.experts.domain import aware_moment
 from sunbid.experts.pool import PoolKeys
 from sunbid.identity.auth import require
 from sunbid.identity.domain import Permission, Role, Scope
@@ -84,13 +85,7 @@ class RetryBody(StrictModel):
 
 
 def _when(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.utcoffset() is None:
-        raise ValidationFailed("expert_fee.bad_time", "时间须为带时区的 ISO 8601", "times must be ISO 8601 with offset")
-    return moment
+    return aware_moment(text, "expert_fee.bad_time")
 
 
 @router.get("/expert-assessment/items", summary="考评扣分项目录 The assessment catalogue")

@@ -13,7 +13,7 @@ import typer
 from sunbid.core.errors import ValidationFailed
 from sunbid.draws.domain import SeedInput
 from sunbid.experts import pool, service
-from sunbid.experts.domain import AvoidancePolicy, ExpertStatus, SlotRequest
+from sunbid.experts.domain import AvoidancePolicy, ExpertStatus, SlotRequest, aware_moment
 from sunbid.platform.clikit import JsonOpt, console, emit_json, handle_errors, make_platform, table
 from sunbid.platform.context import RequestContext
 
@@ -21,13 +21,7 @@ app = typer.Typer(help="评标专家库与专家抽取 / expert pool and expert 
 
 
 def _when(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationFailed("expert.bad_time", f"时间 {text} 格式不正确", f"bad time {text}") from exc
-    if moment.utcoffset() is None:
-        raise ValidationFailed("expert.bad_time", "时间须带时区，如 +08:00", "the time needs an offset, e.g. +08:00")
-    return moment
+    return aware_moment(text, "expert.bad_time")
 
 
 def _slot(text: str) -> SlotRequest:

@@ -14,6 +14,7 @@ from sunbid.core.clock import to_local
 from sunbid.core.errors import ValidationFailed
 from sunbid.experts import management as mgmt
 from sunbid.experts import management_fees as fees
+from sunbid.experts.domain import aware_moment
 from sunbid.experts.payments import PaymentTimeout
 from sunbid.experts.pool import PoolKeys
 from sunbid.platform.clikit import JsonOpt, console, emit_json, handle_errors, table
@@ -44,15 +45,7 @@ def _item(text: str, note: str, evidence: dict[str, Any]) -> mgmt.DeductionIn:
 
 
 def _when(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationFailed("expert_fee.bad_time", f"时间 {text} 格式不正确", f"bad time {text}") from exc
-    if moment.utcoffset() is None:
-        raise ValidationFailed(
-            "expert_fee.bad_time", "时间须带时区，如 +08:00", "the time needs an offset, e.g. +08:00"
-        )
-    return moment
+    return aware_moment(text, "expert_fee.bad_time")
 
 
 def _show(data: Any, as_json: bool) -> None:

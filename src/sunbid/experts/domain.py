@@ -34,8 +34,9 @@ from typing import Final
 from sunbid.core.errors import Conflict, ValidationFailed
 from sunbid.crypto.suite import CryptoSuite
 from sunbid.draws.domain import Commitment, SeedInput
-from sunbid.draws.record import DrawRecord, PanelSlot
+from sunbid.draws.record import DrawRecord, PanelSlot, aware_time
 from sunbid.draws.verify import panel_record
+from sunbid.identity.regions import code_contains
 
 __all__ = [
     "AVOIDANCE_RULES",
@@ -55,6 +56,7 @@ __all__ = [
     "Specialty",
     "SpecialtyTree",
     "avoidance_reasons",
+    "aware_moment",
     "check_status_change",
     "load_specialty_tree",
     "panel_from_record",
@@ -63,12 +65,23 @@ __all__ = [
 ]
 
 EXPERT_CODE_RE: Final = re.compile(r"[A-Z0-9][A-Z0-9-]{2,31}")
-USCC_RE: Final = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}")
 _SPECIALTY_RE: Final = re.compile(r"[A-Z][0-9]{0,8}")
 
 
 def _invalid(code: str, zh: str, en: str, **details: object) -> ValidationFailed:
     return ValidationFailed(code, zh, en, details=dict(details))
+
+
+def aware_moment(text: str, code: str) -> datetime:
+    """The time ``text`` names (ISO 8601 with a UTC offset, e.g. ``2026-12-01T09:00+08:00``); ``code`` otherwise."""
+    moment = aware_time(text)
+    if moment is None:
+        raise _invalid(
+            code,
+            f"时间 {text} 须为带时区的 ISO 8601 时间，如 +08:00",
+            f"time {text} must be ISO 8601 with an offset, e.g. +08:00",
+        )
+    return moment
 
 
 # --- specialty tree ------------------------------------------------------------------------------------------
@@ -350,13 +363,6 @@ def _worked_for(expert: ExpertProfile, usccs: Iterable[str], ctx: DrawContext, p
     return any(e.employer_uscc in targets and e.within(ctx.day, since) for e in expert.employments)
 
 
-def _region_inside(expert_region: str, allowed: str) -> bool:
-    a = allowed.rstrip("0")
-    if len(a) % 2:
-        a += "0"
-    return expert_region.startswith(a)
-
-
 def _draws_in_period(times: Sequence[datetime], ctx: DrawContext, policy: AvoidancePolicy) -> int:
     start = ctx.at - timedelta(days=policy.draw_period_days)
     return sum(1 for t in times if start < t <= ctx.at)
@@ -382,7 +388,7 @@ AVOIDANCE_RULES: Final[tuple[tuple[AvoidanceReason, Predicate], ...]] = (
     ),
     (
         AvoidanceReason.OUTSIDE_REGION,
-        lambda e, c, p: bool(p.regions) and not any(_region_inside(e.region_code, r) for r in p.regions),
+        lambda e, c, p: bool(p.regions) and not any(code_contains(r, e.region_code) for r in p.regions),
     ),
 )
 
@@ -525,7 +531,7 @@ class PoolIndex:
             ordered = self._sorted_cache[specialty] = sorted(self.qualified(specialty))
         out = [c for c in ordered if c not in excluded]
         if policy.regions:
-            out = [c for c in out if any(_region_inside(self.experts[c].region_code, r) for r in policy.regions)]
+            out = [c for c in out if any(code_contains(r, self.experts[c].region_code) for r in policy.regions)]
         return out
 
 

@@ -21,5 +21,3 @@ DRAW_VIEW = Permission(
 PANEL_UNSEAL = Permission(
     "expert.panel.unseal", _CENTRE | {Role.REGULATOR}, Scope.ANY_AUTHENTICATED, "评标开始后启封专家名单（留痕）"
 )
-RECORD_READ = Permission("expert.draw.record", frozenset(), Scope.PUBLIC, "启封后公开的抽取记录")
-REPLY = Permission("expert.reply", frozenset(), Scope.PUBLIC, "专家凭答复码确认或拒绝")

@@ -46,6 +46,7 @@ __all__ = [
     "add_penalty",
     "change_status",
     "expert_view",
+    "id_check_char",
     "import_csv",
     "list_experts",
     "load_profiles",
@@ -92,13 +93,15 @@ class PoolKeys:
         return person_digest(self.digest_key, value)
 
 
+def id_check_char(first17: str) -> str:
+    """The check character (GB 11643) of a resident identity number whose first 17 characters are digits."""
+    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
 def valid_id_number(value: str) -> bool:
     """A mainland resident identity number (GB 11643, 18 characters with its check character)."""
     v = value.strip().upper()
-    if not re.fullmatch(r"[1-9][0-9]{16}[0-9X]", v):
-        return False
-    total = sum(int(c) * w for c, w in zip(v[:17], _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11] == v[17]
+    return re.fullmatch(r"[1-9][0-9]{16}[0-9X]", v) is not None and id_check_char(v[:17]) == v[17]
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,6 @@ T = TypeVar("T")
 DEMO_METHOD = "eng-comprehensive"
 POOL_SIZE = 12
 PANEL = 5
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙"
 _GIVEN = ("建国", "海燕", "志强", "丽华", "国平", "晓东", "红梅", "德明", "秀英", "立新", "文博", "春生")
 #: The deviating expert (position in the committee) and his written reason.
@@ -69,7 +68,7 @@ FACT_CORRECTION = (
 
 def _id_number(n: int) -> str:
     body = f"34170219750101{n:03d}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, _WEIGHTS, strict=True)) % 11]
+    return body + expert_pool.id_check_char(body)
 
 
 def install(w: DemoWorld) -> None:

@@ -21,13 +21,12 @@ from tests.integration.bidding.conftest import bw as bw  # the fixture
 from tests.integration.projects.conftest import tw as tw  # the fixture
 
 HEADER = list(pool_service.CSV_COLUMNS)
-_W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def id_number(n: int) -> str:
     """A valid 18-character identity number (GB 11643 check character) for test person ``n``."""
     body = f"34170219800101{n:03d}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, _W, strict=True)) % 11]
+    return body + pool_service.id_check_char(body)
 
 
 def phone(n: int) -> str:

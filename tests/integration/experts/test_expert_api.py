@@ -69,6 +69,9 @@ def test_no_role_sees_a_drawn_identity_before_evaluation_starts(ew: Ew, client: 
         "slots": [{"specialty": "A01", "count": 3, "reserves": 1}, {"specialty": "B0101", "count": 2}],
     }
     assert client.post(f"{API}/expert-draws", headers=h["bidder_a"], json=body).status_code == 403
+    naive = {**body, "evaluation_starts_at": evaluation.replace(tzinfo=None).isoformat()}
+    r = client.post(f"{API}/expert-draws", headers=h["operator"], json=naive)
+    assert r.status_code == 422 and r.json()["code"] == "expert.bad_time", r.text
     r = client.post(f"{API}/expert-draws", headers=h["operator"], json=body)
     assert r.status_code == 201, r.text
     draw_id = r.json()["id"]

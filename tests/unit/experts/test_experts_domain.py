@@ -18,6 +18,7 @@ from sunbid.experts.domain import (
     PoolIndex,
     SlotRequest,
     avoidance_reasons,
+    aware_moment,
     check_status_change,
     load_specialty_tree,
     plan_draw,
@@ -140,6 +141,10 @@ def test_region_limit() -> None:
     policy = AvoidancePolicy(regions=frozenset({"530000"}))
     assert avoidance_reasons(expert(region_code="530100"), CTX, policy) == []
     assert avoidance_reasons(expert(region_code="520100"), CTX, policy) == [AvoidanceReason.OUTSIDE_REGION]
+    city = AvoidancePolicy(regions=frozenset({"530100"}))
+    assert avoidance_reasons(expert(region_code="530102"), CTX, city) == []
+    assert avoidance_reasons(expert(region_code="530000"), CTX, city) == [AvoidanceReason.OUTSIDE_REGION]
+    assert avoidance_reasons(expert(region_code="530600"), CTX, city) == [AvoidanceReason.OUTSIDE_REGION]
 
 
 def test_every_reason_has_both_messages() -> None:
@@ -217,3 +222,19 @@ def test_plan_refuses_bad_requests() -> None:
         plan_draw(index, [SlotRequest("A0101", 1), SlotRequest("A0101", 1)], CTX, POLICY)
     with pytest.raises(ValidationFailed):
         SlotRequest("A0101", 0)
+
+
+def test_aware_moment_needs_an_offset() -> None:
+    assert aware_moment("2026-12-01T09:00+08:00", "x.bad_time") == datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    for text in ("2026-12-01T09:00", "tomorrow", ""):
+        with pytest.raises(ValidationFailed) as err:
+            aware_moment(text, "x.bad_time")
+        assert err.value.code == "x.bad_time"
+
+
+def test_identity_number_check_character() -> None:
+    from sunbid.experts.pool import id_check_char, valid_id_number
+
+    assert id_check_char("11010519491231002") == "X"  # the example of GB 11643
+    assert valid_id_number("11010519491231002x") and valid_id_number(" 110105194912310021 ") is False
+    assert not valid_id_number("01010519491231002X") and not valid_id_number("1101051949123100X")

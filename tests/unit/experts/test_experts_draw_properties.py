@@ -252,6 +252,10 @@ def test_selection_field_is_parsed_strictly_and_k_must_be_minimal() -> None:
     data = json.loads(json.dumps(base))
     data["selection"]["slot_masks"] = data["selection"]["slot_masks"][:-1]
     assert "draw.selection_bad" in verify_record(data).codes()
+    data = json.loads(json.dumps(base))  # picks that parse but are not the walk's: the panel was altered
+    assert len(data["selection"]["picks"]) > 1
+    data["selection"]["picks"] = data["selection"]["picks"][::-1]
+    assert verify_record(data).codes() == ["draw.selection_mismatch"]
     # one more position than needed: the result itself recomputes, but k is not the minimal one
     longer = run_draw(
         plan_draw(PoolIndex(pool, TREE), [SlotRequest("A0101", 2, 1)], ctx, AvoidancePolicy()),
