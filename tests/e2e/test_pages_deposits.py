@@ -22,6 +22,7 @@ from sunbid.deposits.guarantees import GuaranteeRecord, IssuerSimulator
 from sunbid.deposits.models import BidderBasicAccount, DepositAccount, DepositGuarantee, DepositRefund
 from sunbid.deposits.pages import PaidRefund, SecuredDeposit, period_of, period_statistics
 from sunbid.identity.models import Organisation
+from sunbid.ledger.models import AuditEvent
 from sunbid.platform.container import Platform
 from sunbid.projects import service as projects
 from tests.e2e.test_api_projects import API, Api, make_api
@@ -133,6 +134,10 @@ def test_the_bidder_records_its_basic_account_and_gets_its_sub_account_through_t
     done = form_post(a, "/deposits/mine/basic-account", basic)
     assert done.status_code == 303 and done.headers["location"] == "/deposits/mine?done=basic"
     assert BASIC_A in a.get("/deposits/mine?done=basic").text
+    with api.platform.db.read() as s:  # audited like the API: who, and from where
+        event = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert event.tag.startswith("web:") and event.actor_name == "bidder_a"
+    assert event.ip and event.request_id and event.user_agent
 
     assert form_post(a, "/deposits/mine/accounts", {"section": f"{pid}:99"}).status_code == 404
     assert form_post(a, "/deposits/mine/accounts", {"section": "x:01"}).status_code == 422

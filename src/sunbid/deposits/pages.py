@@ -44,7 +44,7 @@ from sunbid.deposits.models import (
 from sunbid.deposits.tasks import system
 from sunbid.identity.domain import Role
 from sunbid.identity.service import Actor
-from sunbid.platform.context import RequestContext
+from sunbid.platform.deps import request_context
 from sunbid.platform.uow import UnitOfWork
 from sunbid.projects.models import Project, Section
 from sunbid.projects.timing import project_facts
@@ -250,17 +250,13 @@ def _guard(request: Request, back: str, roles: tuple[Role, ...], refusal: tuple[
     return actor
 
 
-def _ctx(actor: Actor) -> RequestContext:
-    return RequestContext(source="web", user_id=actor.user_id, org_id=actor.org_id, actor_name=actor.username)
-
-
 def _guarded(
     request: Request, csrf: str | None, actor: Actor, fn: Callable[[UnitOfWork, Actor], object]
 ) -> tuple[object, DomainError | None]:
     """Check the CSRF token, run ``fn`` in a unit of work and commit; its result and the error that refused it."""
     try:
         verify_csrf(request, csrf)
-        with platform_of(request).uow(_ctx(actor)) as uow:
+        with platform_of(request).uow(request_context(request, "web")) as uow:
             result = fn(uow, actor)
             uow.commit()
     except DomainError as exc:
@@ -326,7 +322,7 @@ def _mine_page(
     platform = platform_of(request)
     deposit_system = system(platform)
     orgs = service.bidder_orgs(actor)
-    with platform.uow(_ctx(actor)) as uow:
+    with platform.uow(request_context(request, "web")) as uow:
         items = service.my_accounts(uow, actor)
         for item in items:
             code, _, _ = service.deposit_state(
@@ -463,7 +459,7 @@ def _console_page(
 ) -> Response:
     english = i18n.negotiate(request) == "en"
     chosen: Period = "quarter" if period == "quarter" else "year" if period == "year" else "month"
-    with platform_of(request).uow(_ctx(actor)) as uow:
+    with platform_of(request).uow(request_context(request, "web")) as uow:
         ledger = reconcile.ledger_check(uow)
         stats = reconcile.statistics(uow, actor)
         unclaimed = refunds.unclaimed(uow, actor)
