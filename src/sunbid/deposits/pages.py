@@ -29,6 +29,7 @@ from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from sunbid.core.calendar import local_date
 from sunbid.core.clock import SHANGHAI
 from sunbid.core.errors import DomainError, ValidationFailed
 from sunbid.deposits import domain, forfeits, reconcile, refunds, service
@@ -223,12 +224,12 @@ def _period_inputs(uow: UnitOfWork) -> tuple[list[SecuredDeposit], list[PaidRefu
         if c.account_id is not None:
             paid_in[c.account_id] = min(c.booked_at, paid_in.get(c.account_id, c.booked_at))
     secured = [
-        SecuredDeposit(domain.local_day(guaranteed.get(a.id) or paid_in[a.id]), a.id in guaranteed)
+        SecuredDeposit(local_date(guaranteed.get(a.id) or paid_in[a.id]), a.id in guaranteed)
         for a in accounts
         if a.id in guaranteed or a.id in paid_in
     ]
     paid = [
-        PaidRefund(domain.local_day(r.confirmed_at), r.due_date, Decimal(r.interest or 0), Decimal(r.fee or 0))
+        PaidRefund(local_date(r.confirmed_at), r.due_date, Decimal(r.interest or 0), Decimal(r.fee or 0))
         for r in uow.session.scalars(
             select(DepositRefund).where(DepositRefund.account_id.in_(ids), DepositRefund.state == "confirmed")
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from sunbid.core.calendar import local_date
 from sunbid.deposits import domain
 from sunbid.deposits.models import (
     DepositAccount,
@@ -133,9 +134,7 @@ def statistics(uow: UnitOfWork, actor: Actor | None) -> dict[str, Any]:
     rows = list(uow.session.scalars(select(DepositRefund).where(DepositRefund.account_id.is_not(None))))
     confirmed = [r for r in rows if r.state == "confirmed" and r.confirmed_at is not None]
     on_time = [
-        r
-        for r in confirmed
-        if r.due_date is None or r.confirmed_at is None or domain.local_day(r.confirmed_at) <= r.due_date
+        r for r in confirmed if r.due_date is None or r.confirmed_at is None or local_date(r.confirmed_at) <= r.due_date
     ]
     share = (Decimal(len(guaranteed)) / Decimal(len(secured)) * 100).quantize(domain.FEN) if secured else None
     return {
