@@ -320,9 +320,6 @@ def judge_credit(
     return CreditVerdict.ACCEPTED
 
 
-VIRTUAL_PREFIX_LEN: Final = 4
-
-
 def luhn_digit(digits: str) -> str:
     """The Luhn check digit of a string of digits (catches a mistyped virtual account number)."""
     total = 0
