@@ -35,7 +35,6 @@ from sunbid.core.errors import DomainError, ValidationFailed
 from sunbid.deposits import domain, forfeits, reconcile, refunds, service
 from sunbid.deposits.models import (
     BidderBasicAccount,
-    DepositAccount,
     DepositCredit,
     DepositGuarantee,
     DepositReconciliation,
@@ -200,15 +199,7 @@ def period_statistics(
 
 def _period_inputs(uow: UnitOfWork) -> tuple[list[SecuredDeposit], list[PaidRefund]]:
     """The secured deposits and paid refunds of sections already opened (sealed ones count nowhere)."""
-    opened: dict[int, bool] = {}
-
-    def is_open(project_id: int) -> bool:
-        if project_id not in opened:
-            project = uow.session.get(Project, project_id)
-            opened[project_id] = project is not None and service.is_opened(uow, project)
-        return opened[project_id]
-
-    accounts = [a for a in uow.session.scalars(select(DepositAccount)) if is_open(a.project_id)]
+    accounts = reconcile.opened_accounts(uow)
     ids = [a.id for a in accounts] or [-1]
     guaranteed: dict[int, datetime] = {}
     for g in uow.session.scalars(

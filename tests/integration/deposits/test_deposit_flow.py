@@ -346,3 +346,17 @@ def test_a_retender_reopens_the_refunded_sub_account(dw: Dw) -> None:
     with dw.platform.uow() as uow:  # the sub-account holds exactly the new payment
         owed = open_liabilities(service.ledger_postings(uow))
     assert owed == {f"sub:{dw.account('bidder_a').id}": -REQUIRED}
+
+
+def test_statistics_count_no_deposit_of_a_section_not_yet_opened(dw: Dw) -> None:
+    """Even a centre-wide count would tell how many bid on the only section taking bids: sealed ones count nowhere."""
+    dw.pay("bidder_a")
+    dw.pay("bidder_b")
+    dw.deliver_all()
+    with dw.platform.uow() as uow:
+        sealed = reconcile.statistics(uow, dw.tw.actor("operator"))
+    assert (sealed["deposits"], sealed["guarantees"], sealed["guarantee_share_percent"]) == (0, 0, None)
+    dw.to_opened()
+    with dw.platform.uow() as uow:
+        opened = reconcile.statistics(uow, dw.tw.actor("operator"))
+    assert (opened["deposits"], opened["guarantees"], opened["guarantee_share_percent"]) == (2, 0, "0.00")
