@@ -238,6 +238,11 @@ def refund_due(rule: RefundRule, trigger: datetime, calendar: WorkingCalendar) -
     return calendar.deadline_for(local_date(trigger), rule.days, rule.unit, shift_if_holiday=True)
 
 
+def paid_late(due: date | None, paid_on: date) -> bool:
+    """Was a refund paid after its due date? (One with no due date is on time.)"""
+    return due is not None and paid_on > due
+
+
 # --- refunds and their states ------------------------------------------------------------------------------
 
 

@@ -180,7 +180,7 @@ def period_statistics(
         ds, rs = secured.get(key, []), refunded.get(key, [])
         guarantees = sum(1 for d in ds if d.guarantee)
         share = domain.fen(Decimal(guarantees) * 100 / Decimal(len(ds))) if ds else None
-        late = sum(1 for r in rs if r.due is not None and r.paid_on > r.due)
+        late = sum(1 for r in rs if domain.paid_late(r.due, r.paid_on))
         rows.append(
             PeriodRow(
                 period=key,

@@ -158,9 +158,7 @@ def statistics(uow: UnitOfWork, actor: Actor | None) -> dict[str, Any]:
     guaranteed = [a for a in secured if a in with_guarantee]
     rows = list(uow.session.scalars(select(DepositRefund).where(DepositRefund.account_id.in_(ids))))
     confirmed = [r for r in rows if r.state == "confirmed" and r.confirmed_at is not None]
-    on_time = [
-        r for r in confirmed if r.due_date is None or r.confirmed_at is None or local_date(r.confirmed_at) <= r.due_date
-    ]
+    on_time = [r for r in confirmed if r.confirmed_at and not domain.paid_late(r.due_date, local_date(r.confirmed_at))]
     share = (Decimal(len(guaranteed)) / Decimal(len(secured)) * 100).quantize(domain.FEN) if secured else None
     return {
         "deposits": len(secured),

@@ -132,6 +132,8 @@ def test_refund_deadlines_in_calendar_and_working_days() -> None:
     assert domain.refund_due(RefundRule(5, "calendar", "x"), datetime(2026, 3, 6, 17, 0, tzinfo=UTC), cal) == date(
         2026, 3, 12
     )
+    assert not domain.paid_late(date(2026, 3, 11), date(2026, 3, 11)) and not domain.paid_late(None, date(2026, 3, 12))
+    assert domain.paid_late(date(2026, 3, 11), date(2026, 3, 12))
     assert RULES.refund_rule("procurement", domain.RefundReason.LOST).unit == "working"
     assert RULES.refund_rule("engineering", domain.RefundReason.WON).days == 5
 
