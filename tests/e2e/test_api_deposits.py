@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from sunbid.core.calendar import local_date
 from sunbid.core.clock import FakeClock
 from sunbid.deposits import service, tasks
 from sunbid.deposits.bank import BankSimulator
@@ -103,7 +104,7 @@ def test_bidder_account_confidential_until_opening_then_console(api: Api) -> Non
     assert api.get("tenderer", "/deposits/ledger").status_code == 403
     ledger = api.get("operator", "/deposits/ledger").json()
     assert ledger["sum"] == "0.00" and ledger["bank"] == "250000.00" and "owed" not in ledger
-    day = (api.clock.now() - timedelta(days=21)).astimezone(service.domain.to_local(api.clock.now()).tzinfo).date()
+    day = local_date(api.clock.now() - timedelta(days=21))
     text = _bank(api).statement_mt940(day)
     headers = {**api.headers("operator"), "Content-Type": "text/plain"}
     r = api.client.post(API + "/deposits/statements", content=text.encode(), headers=headers)

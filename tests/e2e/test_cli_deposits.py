@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sunbid.cli import app
+from sunbid.core.calendar import local_date
 from sunbid.core.clock import FakeClock
-from sunbid.deposits.domain import local_day
 from sunbid.platform.settings import Settings
 from tests.integration.deposits.conftest import Dw, make_dw
 from tests.integration.projects.conftest import Tw
@@ -46,7 +46,7 @@ def test_statement_import_reports_the_injected_difference(dw: Dw, cli_env: None,
     dw.pay("bidder_a")
     dw.pay("bidder_b")
     dw.deliver_all(duplicate_rate=1.0)
-    day = local_day(dw.clock.now())
+    day = local_date(dw.clock.now())
     clean = tmp_path / "clean.mt940"
     clean.write_text(dw.bank.statement_mt940(day), encoding="utf-8")
     report = _json("deposit", "import-statement", str(clean))

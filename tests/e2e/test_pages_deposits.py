@@ -15,13 +15,15 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
 
+from sunbid.core.calendar import local_date
 from sunbid.core.clock import SHANGHAI, FakeClock
-from sunbid.deposits import domain, service, tasks
+from sunbid.deposits import service, tasks
 from sunbid.deposits.bank import BankSimulator
 from sunbid.deposits.guarantees import GuaranteeRecord, IssuerSimulator
 from sunbid.deposits.models import BidderBasicAccount, DepositAccount, DepositGuarantee, DepositRefund
 from sunbid.deposits.pages import PaidRefund, SecuredDeposit, period_of, period_statistics
 from sunbid.identity.models import Organisation
+from sunbid.ledger.models import AuditEvent
 from sunbid.platform.container import Platform
 from sunbid.projects import service as projects
 from tests.e2e.test_api_projects import API, Api, make_api
@@ -133,6 +135,10 @@ def test_the_bidder_records_its_basic_account_and_gets_its_sub_account_through_t
     done = form_post(a, "/deposits/mine/basic-account", basic)
     assert done.status_code == 303 and done.headers["location"] == "/deposits/mine?done=basic"
     assert BASIC_A in a.get("/deposits/mine?done=basic").text
+    with api.platform.db.read() as s:  # audited like the API: who, and from where
+        event = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert event.tag.startswith("web:") and event.actor_name == "bidder_a"
+    assert event.ip and event.request_id and event.user_agent
 
     assert form_post(a, "/deposits/mine/accounts", {"section": f"{pid}:99"}).status_code == 404
     assert form_post(a, "/deposits/mine/accounts", {"section": "x:01"}).status_code == 422
@@ -168,7 +174,7 @@ def test_the_bidder_records_its_basic_account_and_gets_its_sub_account_through_t
     open_project(api, pid, deadline)
     after = _login(api, "operator").get("/deposits/console?period=quarter")  # days later: a new session
     assert 'id="period-stats"' in after.text
-    quarter = period_of(domain.local_day(api.clock.now()), "quarter")
+    quarter = period_of(local_date(api.clock.now()), "quarter")
     assert f'data-period="{quarter}"' in after.text
 
 
@@ -283,7 +289,7 @@ def test_the_console_imports_a_statement_lists_each_difference_and_clears_an_unc
     assert bank(api).paid_keys() == {again.transfer_key: 1}
 
     # a day's statement that matches, then one with a booking the centre never heard of
-    day = domain.local_day(api.clock.now())
+    day = local_date(api.clock.now())
     text = bank(api).statement_mt940(day)
     upload = {"file": ("day.sta", text.encode())}
     assert op.post("/deposits/console/statements", files=upload, data={"csrf_token": "forged"}).status_code == 403

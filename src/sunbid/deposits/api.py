@@ -20,6 +20,7 @@ from pydantic import Field
 
 from sunbid.core.errors import ValidationFailed
 from sunbid.deposits import domain, forfeits, reconcile, refunds, service
+from sunbid.deposits.models import DepositGuarantee
 from sunbid.deposits.tasks import system
 from sunbid.identity.auth import CurrentActor
 from sunbid.platform.deps import request_context
@@ -128,6 +129,18 @@ class DepositRowOut(Out):
     refund_state: str | None
 
 
+def _guarantee_out(g: DepositGuarantee) -> GuaranteeOut:
+    return GuaranteeOut(
+        id=g.id,
+        number=g.number,
+        issuer=g.issuer,
+        form=g.form,
+        amount=str(g.amount),
+        status=g.status,
+        problems=list(g.problems or []),
+    )
+
+
 def _account_out(uow: Any, actor: Any, project_id: int, code: str, org_id: int | None) -> AccountOut:
     account, credits, refs, guarantees = service.own_account(uow, actor, project_id, code, org_id=org_id)
     req = service.requirement(uow, account.section_id)
@@ -162,18 +175,7 @@ def _account_out(uow: Any, actor: Any, project_id: int, code: str, org_id: int |
             )
             for r in refs
         ],
-        guarantees=[
-            GuaranteeOut(
-                id=g.id,
-                number=g.number,
-                issuer=g.issuer,
-                form=g.form,
-                amount=str(g.amount),
-                status=g.status,
-                problems=list(g.problems or []),
-            )
-            for g in guarantees
-        ],
+        guarantees=[_guarantee_out(g) for g in guarantees],
     )
 
 
@@ -269,15 +271,7 @@ def post_guarantee(
             file_sha256=body.file_sha256,
             org_id=body.org_id,
         )
-        out = GuaranteeOut(
-            id=g.id,
-            number=g.number,
-            issuer=g.issuer,
-            form=g.form,
-            amount=str(g.amount),
-            status=g.status,
-            problems=list(g.problems or []),
-        )
+        out = _guarantee_out(g)
         uow.commit()
     return out
 

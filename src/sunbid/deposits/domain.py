@@ -31,8 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Final, Literal
 
-from sunbid.core.calendar import DayUnit, WorkingCalendar
-from sunbid.core.clock import to_local
+from sunbid.core.calendar import DayUnit, WorkingCalendar, local_date
 from sunbid.core.errors import Conflict, ValidationFailed
 
 FEN: Final = Decimal("0.01")
@@ -234,14 +233,14 @@ def refund_amount(
     return RefundAmount(principal=principal, interest=total_interest, fee=fee)
 
 
-def local_day(when: datetime) -> date:
-    """The Asia/Shanghai date of an instant (bank booking dates and refund dates are local)."""
-    return to_local(when).date()
-
-
 def refund_due(rule: RefundRule, trigger: datetime, calendar: WorkingCalendar) -> date:
     """The last local date a refund may be paid (the first day not counted; a holiday end moves on)."""
-    return calendar.deadline_for(local_day(trigger), rule.days, rule.unit, shift_if_holiday=True)
+    return calendar.deadline_for(local_date(trigger), rule.days, rule.unit, shift_if_holiday=True)
+
+
+def paid_late(due: date | None, paid_on: date) -> bool:
+    """Was a refund paid after its due date? (One with no due date is on time.)"""
+    return due is not None and paid_on > due
 
 
 # --- refunds and their states ------------------------------------------------------------------------------
@@ -324,9 +323,6 @@ def judge_credit(
     if deadline is not None and booked_at >= deadline:
         return CreditVerdict.LATE
     return CreditVerdict.ACCEPTED
-
-
-VIRTUAL_PREFIX_LEN: Final = 4
 
 
 def luhn_digit(digits: str) -> str:

@@ -29,12 +29,12 @@ from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from sunbid.core.calendar import local_date
 from sunbid.core.clock import SHANGHAI
 from sunbid.core.errors import DomainError, ValidationFailed
 from sunbid.deposits import domain, forfeits, reconcile, refunds, service
 from sunbid.deposits.models import (
     BidderBasicAccount,
-    DepositAccount,
     DepositCredit,
     DepositGuarantee,
     DepositReconciliation,
@@ -44,7 +44,7 @@ from sunbid.deposits.models import (
 from sunbid.deposits.tasks import system
 from sunbid.identity.domain import Role
 from sunbid.identity.service import Actor
-from sunbid.platform.context import RequestContext
+from sunbid.platform.deps import request_context
 from sunbid.platform.uow import UnitOfWork
 from sunbid.projects.models import Project, Section
 from sunbid.projects.timing import project_facts
@@ -180,7 +180,7 @@ def period_statistics(
         ds, rs = secured.get(key, []), refunded.get(key, [])
         guarantees = sum(1 for d in ds if d.guarantee)
         share = domain.fen(Decimal(guarantees) * 100 / Decimal(len(ds))) if ds else None
-        late = sum(1 for r in rs if r.due is not None and r.paid_on > r.due)
+        late = sum(1 for r in rs if domain.paid_late(r.due, r.paid_on))
         rows.append(
             PeriodRow(
                 period=key,
@@ -199,15 +199,7 @@ def period_statistics(
 
 def _period_inputs(uow: UnitOfWork) -> tuple[list[SecuredDeposit], list[PaidRefund]]:
     """The secured deposits and paid refunds of sections already opened (sealed ones count nowhere)."""
-    opened: dict[int, bool] = {}
-
-    def is_open(project_id: int) -> bool:
-        if project_id not in opened:
-            project = uow.session.get(Project, project_id)
-            opened[project_id] = project is not None and service.is_opened(uow, project)
-        return opened[project_id]
-
-    accounts = [a for a in uow.session.scalars(select(DepositAccount)) if is_open(a.project_id)]
+    accounts = reconcile.opened_accounts(uow)
     ids = [a.id for a in accounts] or [-1]
     guaranteed: dict[int, datetime] = {}
     for g in uow.session.scalars(
@@ -223,12 +215,12 @@ def _period_inputs(uow: UnitOfWork) -> tuple[list[SecuredDeposit], list[PaidRefu
         if c.account_id is not None:
             paid_in[c.account_id] = min(c.booked_at, paid_in.get(c.account_id, c.booked_at))
     secured = [
-        SecuredDeposit(domain.local_day(guaranteed.get(a.id) or paid_in[a.id]), a.id in guaranteed)
+        SecuredDeposit(local_date(guaranteed.get(a.id) or paid_in[a.id]), a.id in guaranteed)
         for a in accounts
         if a.id in guaranteed or a.id in paid_in
     ]
     paid = [
-        PaidRefund(domain.local_day(r.confirmed_at), r.due_date, Decimal(r.interest or 0), Decimal(r.fee or 0))
+        PaidRefund(local_date(r.confirmed_at), r.due_date, Decimal(r.interest or 0), Decimal(r.fee or 0))
         for r in uow.session.scalars(
             select(DepositRefund).where(DepositRefund.account_id.in_(ids), DepositRefund.state == "confirmed")
         )
@@ -250,17 +242,13 @@ def _guard(request: Request, back: str, roles: tuple[Role, ...], refusal: tuple[
     return actor
 
 
-def _ctx(actor: Actor) -> RequestContext:
-    return RequestContext(source="web", user_id=actor.user_id, org_id=actor.org_id, actor_name=actor.username)
-
-
 def _guarded(
     request: Request, csrf: str | None, actor: Actor, fn: Callable[[UnitOfWork, Actor], object]
 ) -> tuple[object, DomainError | None]:
     """Check the CSRF token, run ``fn`` in a unit of work and commit; its result and the error that refused it."""
     try:
         verify_csrf(request, csrf)
-        with platform_of(request).uow(_ctx(actor)) as uow:
+        with platform_of(request).uow(request_context(request, "web")) as uow:
             result = fn(uow, actor)
             uow.commit()
     except DomainError as exc:
@@ -326,7 +314,7 @@ def _mine_page(
     platform = platform_of(request)
     deposit_system = system(platform)
     orgs = service.bidder_orgs(actor)
-    with platform.uow(_ctx(actor)) as uow:
+    with platform.uow(request_context(request, "web")) as uow:
         items = service.my_accounts(uow, actor)
         for item in items:
             code, _, _ = service.deposit_state(
@@ -463,7 +451,7 @@ def _console_page(
 ) -> Response:
     english = i18n.negotiate(request) == "en"
     chosen: Period = "quarter" if period == "quarter" else "year" if period == "year" else "month"
-    with platform_of(request).uow(_ctx(actor)) as uow:
+    with platform_of(request).uow(request_context(request, "web")) as uow:
         ledger = reconcile.ledger_check(uow)
         stats = reconcile.statistics(uow, actor)
         unclaimed = refunds.unclaimed(uow, actor)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from sunbid.core.calendar import local_date
 from sunbid.deposits import domain
 from sunbid.deposits.models import (
     DepositAccount,
@@ -21,9 +22,11 @@ from sunbid.deposits.models import (
     DepositRefund,
 )
 from sunbid.deposits.refunds import _operator
+from sunbid.deposits.service import is_opened
 from sunbid.deposits.statements import LedgerBankMove, Reconciliation, parse_mt940, reconcile
 from sunbid.identity.service import Actor
 from sunbid.platform.uow import UnitOfWork
+from sunbid.projects.models import Project
 
 
 def bank_moves(uow: UnitOfWork, day: date) -> list[LedgerBankMove]:
@@ -115,28 +118,47 @@ def ledger_check(uow: UnitOfWork) -> dict[str, Any]:
     }
 
 
+def opened_accounts(uow: UnitOfWork) -> list[DepositAccount]:
+    """The sub-accounts of projects already opened: statistics count only these (before opening even a count of
+    deposits tells how many bid)."""
+    opened: dict[int, bool] = {}
+
+    def is_open(project_id: int) -> bool:
+        if project_id not in opened:
+            project = uow.session.get(Project, project_id)
+            opened[project_id] = project is not None and is_opened(uow, project)
+        return opened[project_id]
+
+    return [a for a in uow.session.scalars(select(DepositAccount)) if is_open(a.project_id)]
+
+
 def statistics(uow: UnitOfWork, actor: Actor | None) -> dict[str, Any]:
     """Inputs of the centre's statistics (seed 003): guarantee share, refunds on time, interest paid.
 
-    Totals over the whole centre only (centre staff), so that no figure tells who paid on a sealed section.
+    Totals over the whole centre only (centre staff), and over opened sections only (:func:`opened_accounts`),
+    so that no figure tells who paid — or how many — on a sealed section.
     """
     _operator(actor)
-    accounts = list(uow.session.scalars(select(DepositAccount)))
+    ids = [a.id for a in opened_accounts(uow)] or [-1]
     with_guarantee = set(
         uow.session.scalars(
-            select(DepositGuarantee.account_id).where(DepositGuarantee.status.in_(("verified", "claimed")))
+            select(DepositGuarantee.account_id).where(
+                DepositGuarantee.account_id.in_(ids), DepositGuarantee.status.in_(("verified", "claimed"))
+            )
         )
     )
-    with_cash = set(uow.session.scalars(select(DepositCredit.account_id).where(DepositCredit.verdict == "accepted")))
-    secured = [a.id for a in accounts if a.id in with_guarantee or a.id in with_cash]
+    with_cash = set(
+        uow.session.scalars(
+            select(DepositCredit.account_id).where(
+                DepositCredit.account_id.in_(ids), DepositCredit.verdict == "accepted"
+            )
+        )
+    )
+    secured = [i for i in ids if i in with_guarantee or i in with_cash]
     guaranteed = [a for a in secured if a in with_guarantee]
-    rows = list(uow.session.scalars(select(DepositRefund).where(DepositRefund.account_id.is_not(None))))
+    rows = list(uow.session.scalars(select(DepositRefund).where(DepositRefund.account_id.in_(ids))))
     confirmed = [r for r in rows if r.state == "confirmed" and r.confirmed_at is not None]
-    on_time = [
-        r
-        for r in confirmed
-        if r.due_date is None or r.confirmed_at is None or domain.local_day(r.confirmed_at) <= r.due_date
-    ]
+    on_time = [r for r in confirmed if r.confirmed_at and not domain.paid_late(r.due_date, local_date(r.confirmed_at))]
     share = (Decimal(len(guaranteed)) / Decimal(len(secured)) * 100).quantize(domain.FEN) if secured else None
     return {
         "deposits": len(secured),

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from sunbid.bidding.models import Bid
+from sunbid.core.calendar import local_date
 from sunbid.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from sunbid.deposits import domain
 from sunbid.deposits.bank import TransferOrder, TransferRefused, TransferResult
@@ -94,7 +95,7 @@ def plan_return(uow: UnitOfWork, system: DepositSystem, credit: DepositCredit) -
         to_name=credit.payer_name,
         to_bank=credit.payer_bank,
         principal=Decimal(credit.amount),
-        due_date=domain.local_day(uow.now),
+        due_date=local_date(uow.now),
         planned_at=uow.now,
     )
     uow.session.add(refund)
@@ -260,12 +261,12 @@ def _lock(uow: UnitOfWork, refund_id: int) -> DepositRefund:
 
 def _fix_amount(uow: UnitOfWork, system: DepositSystem, refund: DepositRefund) -> None:
     """Principal plus interest per credit up to today, plus the late fee in procurement."""
-    today = domain.local_day(uow.now)
+    today = local_date(uow.now)
     if refund.account_id is None:
         refund.interest, refund.fee, refund.amount = domain.ZERO, domain.ZERO, Decimal(refund.principal)
         return
     credits = [
-        domain.CreditIn(Decimal(c.amount), domain.local_day(c.booked_at)) for c in held_credits(uow, refund.account_id)
+        domain.CreditIn(Decimal(c.amount), local_date(c.booked_at)) for c in held_credits(uow, refund.account_id)
     ]
     project = projects.get_project(uow, refund.project_id) if refund.project_id is not None else None
     amount = domain.refund_amount(
@@ -447,7 +448,7 @@ def unclaimed(uow: UnitOfWork, actor: Actor | None, *, older_than: date | None =
     )
     out: list[dict[str, Any]] = []
     for r in rows:
-        if older_than is not None and domain.local_day(r.planned_at) >= older_than:
+        if older_than is not None and local_date(r.planned_at) >= older_than:
             continue
         sealed = False
         if r.project_id is not None:

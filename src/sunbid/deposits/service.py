@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from sunbid.core.calendar import local_date
 from sunbid.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from sunbid.deposits import domain
 from sunbid.deposits.bank import BankAdapter, CreditNotice
@@ -153,7 +154,7 @@ def post(
             kind=kind,
             account_id=account_id,
             bank_ref=bank_ref,
-            booked_day=domain.local_day(booked_at),
+            booked_day=local_date(booked_at),
             occurred_at=uow.now,
         )
     )

@@ -39,7 +39,7 @@ from sunbid.evaluation.pdfsign import Signer, sign_report
 from sunbid.experts import pool as expert_pool
 from sunbid.experts import service as experts
 from sunbid.experts.domain import AvoidancePolicy, SlotRequest
-from sunbid.experts.models import ExpertDraw, ExpertDrawSeat
+from sunbid.experts.models import ExpertDrawSeat
 from sunbid.identity.domain import make_uscc
 from sunbid.identity.models import Organisation, User
 
@@ -237,8 +237,3 @@ def _demo_passwords(w: DemoWorld, usernames: list[str]) -> None:
 def publish(w: DemoWorld, pid: int) -> list[dict[str, Any]]:
     """The agency publishes the candidates of the signed report."""
     return list(w.act("agency", lambda uow, a: reports.publish(uow, a, pid)))
-
-
-def draw_id_of(w: DemoWorld, pid: int) -> int | None:
-    with w.platform.db.read() as s:
-        return s.scalar(select(ExpertDraw.id).where(ExpertDraw.project_id == pid))

@@ -15,10 +15,10 @@ import io
 import os
 import secrets
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, BinaryIO, Protocol
 
 from sunbid.core.errors import NotFound, ValidationFailed
-from sunbid.platform.secrets import atomic_write
+from sunbid.platform.secrets import atomic_write, atomic_write_with
 
 
 def _check_key(key: str) -> str:
@@ -42,14 +42,6 @@ def _file_sha256(path: Path) -> str:
         while piece := f.read(STREAM_CHUNK):
             h.update(piece)
     return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Storage(Protocol):
@@ -91,24 +83,15 @@ class LocalStorage:
 
     def put_file(self, key: str, path: Path) -> str:
         """Copy in pieces to a temporary file beside the target, fsync, rename over it, fsync the directory."""
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
         h = hashlib.sha256()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        try:
-            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+
+        def copy(out: BinaryIO) -> None:
+            with path.open("rb") as src:
                 while piece := src.read(STREAM_CHUNK):
                     h.update(piece)
                     out.write(piece)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o640)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(target.parent)
+
+        atomic_write_with(self._path(key), copy, 0o640)
         return h.hexdigest()
 
     def get(self, key: str) -> bytes:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sunbid.bidding.service import deposit_status
+from sunbid.core.calendar import local_date
 from sunbid.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from sunbid.deposits import forfeits, reconcile, refunds, service
 from sunbid.deposits.domain import open_liabilities
@@ -236,7 +237,7 @@ def test_statement_import_reports_an_injected_difference(dw: Dw) -> None:
     dw.pay("bidder_b", from_account="6222999988887777")
     dw.deliver_all()
     dw.run_worker()  # the wrong payer's money goes back the same day
-    day = dw.clock.now().astimezone(service.domain.to_local(dw.clock.now()).tzinfo).date()
+    day = local_date(dw.clock.now())
     with dw.platform.uow() as uow:
         row, report = reconcile.import_statement(uow, dw.tw.actor("operator"), dw.bank.statement_mt940(day))
         uow.commit()
@@ -297,7 +298,7 @@ def test_procurement_pays_the_occupancy_fee_when_the_refund_is_late(dw: Dw) -> N
     dw.clock.advance(timedelta(days=14))
     dw.run_worker()
     refund = dw.refunds()[0]
-    paid_on = service.domain.local_day(refund.confirmed_at)  # type: ignore[arg-type]
+    paid_on = local_date(refund.confirmed_at)  # type: ignore[arg-type]
     late = (paid_on - refund.due_date).days
     assert late > 0
     # fee = 250000.00 × 3.00% × 1.2 × late / 360 = 25 × late, to the fen
@@ -345,3 +346,17 @@ def test_a_retender_reopens_the_refunded_sub_account(dw: Dw) -> None:
     with dw.platform.uow() as uow:  # the sub-account holds exactly the new payment
         owed = open_liabilities(service.ledger_postings(uow))
     assert owed == {f"sub:{dw.account('bidder_a').id}": -REQUIRED}
+
+
+def test_statistics_count_no_deposit_of_a_section_not_yet_opened(dw: Dw) -> None:
+    """Even a centre-wide count would tell how many bid on the only section taking bids: sealed ones count nowhere."""
+    dw.pay("bidder_a")
+    dw.pay("bidder_b")
+    dw.deliver_all()
+    with dw.platform.uow() as uow:
+        sealed = reconcile.statistics(uow, dw.tw.actor("operator"))
+    assert (sealed["deposits"], sealed["guarantees"], sealed["guarantee_share_percent"]) == (0, 0, None)
+    dw.to_opened()
+    with dw.platform.uow() as uow:
+        opened = reconcile.statistics(uow, dw.tw.actor("operator"))
+    assert (opened["deposits"], opened["guarantees"], opened["guarantee_share_percent"]) == (2, 0, "0.00")

@@ -128,8 +128,12 @@ def test_refund_deadlines_in_calendar_and_working_days() -> None:
     friday_noon = datetime(2026, 3, 6, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
     assert domain.refund_due(RefundRule(5, "calendar", "x"), friday_noon, cal) == date(2026, 3, 11)
     assert domain.refund_due(RefundRule(5, "working", "x"), friday_noon, cal) == date(2026, 3, 13)
-    # a booking late on Friday evening UTC is already Saturday in Shanghai
-    assert domain.local_day(datetime(2026, 3, 6, 17, 0, tzinfo=UTC)) == date(2026, 3, 7)
+    # a trigger late on Friday evening UTC is already Saturday in Shanghai: the days count from there
+    assert domain.refund_due(RefundRule(5, "calendar", "x"), datetime(2026, 3, 6, 17, 0, tzinfo=UTC), cal) == date(
+        2026, 3, 12
+    )
+    assert not domain.paid_late(date(2026, 3, 11), date(2026, 3, 11)) and not domain.paid_late(None, date(2026, 3, 12))
+    assert domain.paid_late(date(2026, 3, 11), date(2026, 3, 12))
     assert RULES.refund_rule("procurement", domain.RefundReason.LOST).unit == "working"
     assert RULES.refund_rule("engineering", domain.RefundReason.WON).days == 5
 
