@@ -43,7 +43,6 @@ from sunbid.crypto.bundle import KeyBundle
 from sunbid.crypto.suite import get_suite
 from sunbid.crypto.x509util import parse_pem
 
-CONTAINER_SUFFIX = ".sbid"
 STATE_SUFFIX = ".upload.json"
 RECEIPT_SUFFIX = ".receipt.json"
 STATE_FORMAT = "sunbid-bidder-upload"
