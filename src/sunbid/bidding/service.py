@@ -31,6 +31,7 @@ from sunbid.core.errors import Conflict, DomainError, Forbidden, NotFound, Valid
 from sunbid.identity.domain import Role
 from sunbid.identity.models import Organisation
 from sunbid.identity.service import Actor
+from sunbid.platform.storage import fsync_dir
 from sunbid.platform.uow import UnitOfWork
 from sunbid.projects import service as projects
 from sunbid.projects.models import Project, Section
@@ -249,16 +250,8 @@ def create_upload(
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return upload
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def get_upload(
