@@ -173,7 +173,7 @@ def _bid_page(request: Request, project_id: int, *, error: DomainError | None = 
             s.scalars(select(Bid).where(Bid.project_id == project.id, Bid.org_id.in_(orgs)).order_by(Bid.id.desc()))
         )
         deadline = facts.bid_deadline
-        open_now = project.state == "bidding" and deadline is not None and uow.now < deadline
+        open_now = service.accepts_bids(project, uow.now)
         page: dict[str, Any] = {
             "t": t,
             "project": views.project_view(s, project, lang_of(request)),

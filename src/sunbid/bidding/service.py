@@ -125,6 +125,12 @@ def _section(uow: UnitOfWork, project: Project, code: str) -> Section:
     return section
 
 
+def accepts_bids(project: Project, now: datetime) -> bool:
+    """True while the project takes uploads and withdrawals: in ``bidding`` with its bid deadline still ahead."""
+    deadline = project_facts(project, now).bid_deadline
+    return project.state == "bidding" and deadline is not None and now < deadline
+
+
 def _deadline(uow: UnitOfWork, project: Project) -> datetime:
     deadline = project_facts(project, uow.now).bid_deadline
     if project.state != "bidding" or deadline is None:
