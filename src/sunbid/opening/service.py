@@ -29,7 +29,6 @@ from sunbid.core.errors import IntegrityFailure, NotFound, ValidationFailed
 from sunbid.draws.domain import commitment_hash, new_secret
 from sunbid.identity.domain import Role
 from sunbid.identity.models import Centre, Certificate, Membership, Organisation, User
-from sunbid.ledger.canonical import canonical_json
 from sunbid.opening import keys
 from sunbid.opening.domain import DEFAULT_THRESHOLD, bid_context, share_plan
 from sunbid.opening.models import OpeningKey, OpeningKeyShare
@@ -367,11 +366,6 @@ def my_encrypted_shares(
             data = {"sections": sorted({str(s["section"]) for s in shares}), **data}
         uow.audit("opening:share_fetch", subject_type="project", subject_id=project_id, data=data)
     return shares
-
-
-def canonical(data: object) -> bytes:
-    """Canonical JSON (as the transparency log and receipts)."""
-    return canonical_json(data)  # type: ignore[arg-type]
 
 
 def iso(moment: datetime | None) -> str | None:
