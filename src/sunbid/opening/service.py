@@ -248,7 +248,8 @@ def renew_draw_commitments(uow: UnitOfWork, project: Project) -> None:
         key.draw_secret_sealed = platform_seal(uow.platform, secret, f"draw-secret:{key.id}")
 
 
-def _section_by_code(uow: UnitOfWork, project_id: int, code: str) -> Section:
+def section_by_code(uow: UnitOfWork, project_id: int, code: str) -> Section:
+    """A section of the project by code (``opening.section_not_found`` 404)."""
     section = uow.session.scalar(select(Section).where(Section.project_id == project_id, Section.code == code))
     if section is None:
         raise NotFound("opening.section_not_found", f"标段 {code} 不存在。", f"Section {code} not found.")
@@ -265,7 +266,7 @@ def _no_key(code: str) -> NotFound:
 
 def public_key_info(uow: UnitOfWork, project_id: int, code: str) -> dict[str, object]:
     """What a bidder seals to: ``{suite, public_key (base64), key_fingerprint, context, threshold, total}``."""
-    section = _section_by_code(uow, project_id, code)
+    section = section_by_code(uow, project_id, code)
     key = section_key(uow, section.id)
     if key is None:
         raise _no_key(code)
