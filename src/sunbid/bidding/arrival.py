@@ -14,9 +14,11 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sunbid.bidding.service import MAX_CHUNK
+
 _UPLOAD_PATH = re.compile(r"^/api/v1/uploads/\d+$")
 #: Buffer at most this much before handing over (the endpoint refuses anything above its chunk limit).
-BUFFER_LIMIT = 16 * 1024 * 1024 + 1
+BUFFER_LIMIT = MAX_CHUNK + 1
 
 
 class ChunkArrivalMiddleware:

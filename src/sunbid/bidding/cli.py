@@ -33,13 +33,13 @@ from sunbid.bidding.tool import (
     parse_project_ref,
     read_json_file,
     seal_folder,
-    write_atomic,
 )
 from sunbid.bidding.tool_client import BidderClient, decrypt_bid, submit_container
 from sunbid.core.errors import DomainError, ValidationFailed
 from sunbid.crypto.bundle import KeyBundle, import_bundle
 from sunbid.crypto.suite import get_suite
 from sunbid.platform.clikit import JsonOpt, console, emit_json, err_console, fail, handle_errors
+from sunbid.platform.secrets import atomic_write
 
 P = ParamSpec("P")
 
@@ -355,7 +355,7 @@ def opening_key(
         )
     key = BidderClient(tool_client.make_http(_server(server))).opening_key(ref.project_id, section)
     saved = replace(key, project_code=ref.code, section_code=section)
-    write_atomic(out, json.dumps(saved.to_json(), ensure_ascii=False, indent=2).encode("utf-8"))
+    atomic_write(out, json.dumps(saved.to_json(), ensure_ascii=False, indent=2).encode("utf-8"))
     if as_json:
         emit_json({"ok": True, "file": str(out), **saved.to_json()})
     else:

@@ -22,12 +22,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from sunbid.bidding import service
 from sunbid.bidding.models import Bid
 from sunbid.core.errors import DomainError, NotFound
 from sunbid.platform.deps import request_context
+from sunbid.platform.uow import UnitOfWork
 from sunbid.portal import views
 from sunbid.portal.views import lang_of
 from sunbid.projects.models import Project, Section
@@ -134,18 +134,14 @@ def _message(request: Request, status: int, key: str) -> Response:
     return render_page(request, "message.html", {"message": text, "back": "/"}, status_code=status)
 
 
-def _method_facts(s: Session, project_id: int) -> list[str]:
+def _method_facts(uow: UnitOfWork, project_id: int) -> list[str]:
     """The ``extra`` names the project's evaluation method computes objective items from (for ``--fact``)."""
-    from sunbid.evaluation.methods import load_method_json
-    from sunbid.evaluation.models import EvaluationMethodDoc
     from sunbid.evaluation.objective import EXTRA_PREFIX, fact_fields
+    from sunbid.evaluation.service import method_of
 
-    row = s.scalar(select(EvaluationMethodDoc).where(EvaluationMethodDoc.project_id == project_id))
-    if row is None:
-        return []
     try:
-        method = load_method_json(row.method_json)
-    except DomainError:
+        method = method_of(uow, project_id)
+    except DomainError:  # no method yet (or a stored one that no longer checks): no facts to suggest
         return []
     return [f.removeprefix(EXTRA_PREFIX) for f in fact_fields(method) if f.startswith(EXTRA_PREFIX)]
 
@@ -173,7 +169,7 @@ def _bid_page(request: Request, project_id: int, *, error: DomainError | None = 
             s.scalars(select(Bid).where(Bid.project_id == project.id, Bid.org_id.in_(orgs)).order_by(Bid.id.desc()))
         )
         deadline = facts.bid_deadline
-        open_now = project.state == "bidding" and deadline is not None and uow.now < deadline
+        open_now = service.accepts_bids(project, uow.now)
         page: dict[str, Any] = {
             "t": t,
             "project": views.project_view(s, project, lang_of(request)),
@@ -197,7 +193,7 @@ def _bid_page(request: Request, project_id: int, *, error: DomainError | None = 
                 for b in bids
             ],
             "command_project": f"{project.id}:{project.code}",
-            "command_facts": _method_facts(s, project.id),
+            "command_facts": _method_facts(uow, project.id),
             "server": str(request.base_url).rstrip("/"),
             "first_section": sections[0].code if sections else "01",
             "js_texts": {k: v for k, v in t.items() if k.startswith("js_")},

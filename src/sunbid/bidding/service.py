@@ -31,6 +31,7 @@ from sunbid.core.errors import Conflict, DomainError, Forbidden, NotFound, Valid
 from sunbid.identity.domain import Role
 from sunbid.identity.models import Organisation
 from sunbid.identity.service import Actor
+from sunbid.platform.secrets import fsync_dir
 from sunbid.platform.uow import UnitOfWork
 from sunbid.projects import service as projects
 from sunbid.projects.models import Project, Section
@@ -122,6 +123,12 @@ def _section(uow: UnitOfWork, project: Project, code: str) -> Section:
     if section is None:
         raise NotFound("bid.section_not_found", f"标段 {code} 不存在。", f"Section {code} not found.")
     return section
+
+
+def accepts_bids(project: Project, now: datetime) -> bool:
+    """True while the project takes uploads and withdrawals: in ``bidding`` with its bid deadline still ahead."""
+    deadline = project_facts(project, now).bid_deadline
+    return project.state == "bidding" and deadline is not None and now < deadline
 
 
 def _deadline(uow: UnitOfWork, project: Project) -> datetime:
@@ -249,16 +256,8 @@ def create_upload(
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return upload
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def get_upload(

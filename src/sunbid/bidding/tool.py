@@ -42,8 +42,8 @@ from sunbid.core.errors import Conflict, ValidationFailed
 from sunbid.crypto.bundle import KeyBundle
 from sunbid.crypto.suite import get_suite
 from sunbid.crypto.x509util import parse_pem
+from sunbid.platform.secrets import atomic_write
 
-CONTAINER_SUFFIX = ".sbid"
 STATE_SUFFIX = ".upload.json"
 RECEIPT_SUFFIX = ".receipt.json"
 STATE_FORMAT = "sunbid-bidder-upload"
@@ -420,21 +420,6 @@ def receipt_path(container: Path) -> Path:
     return container.with_name(container.name + RECEIPT_SUFFIX)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file (fsynced, then renamed): never half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 @dataclass(slots=True)
 class UploadState:
     """The resume state of one container's upload (no secret in it: ids, hash and offsets only)."""
@@ -488,7 +473,7 @@ def load_state(path: Path) -> UploadState | None:
 
 def save_state(path: Path, state: UploadState) -> None:
     """Keep the state (atomically: a crash leaves the old state or the new one)."""
-    write_atomic(path, json.dumps(asdict(state), ensure_ascii=False, indent=2).encode("utf-8"))
+    atomic_write(path, json.dumps(asdict(state), ensure_ascii=False, indent=2).encode("utf-8"))
 
 
 def read_chunks(fh: BinaryIO, start: int, size: int, length: int) -> Iterator[tuple[int, bytes]]:

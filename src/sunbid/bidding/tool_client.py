@@ -31,10 +31,10 @@ from sunbid.bidding.tool import (
     receipt_path,
     save_state,
     state_path,
-    write_atomic,
 )
 from sunbid.core.errors import Conflict, DomainError, ErrorKind, ValidationFailed
 from sunbid.crypto.bundle import KeyBundle
+from sunbid.platform.secrets import atomic_write
 
 API = "/api/v1"
 DEFAULT_CHUNK = 4 * 1024 * 1024
@@ -302,7 +302,7 @@ def submit_container(
     save_state(spath, state)
     receipt = result["receipt"]
     rpath = receipt_path(container)
-    write_atomic(rpath, json.dumps(receipt, ensure_ascii=False, indent=2).encode("utf-8"))
+    atomic_write(rpath, json.dumps(receipt, ensure_ascii=False, indent=2).encode("utf-8"))
     key = client.log_key() if log_key is None else log_key
     problems = verify_receipt(receipt, key)
     body = receipt.get("receipt", {}) if isinstance(receipt, dict) else {}

@@ -34,6 +34,7 @@ from sunbid.opening.service import (
     custodian_org_ids,
     platform_open,
     platform_seal,
+    section_by_code,
     section_key,
 )
 from sunbid.opening.session_base import (
@@ -44,7 +45,6 @@ from sunbid.opening.session_base import (
     open_stored,
     opening_bids,
     org_of,
-    section_by_code,
     settings_of,
     state_of,
 )
@@ -105,7 +105,7 @@ def post_share(uow: UnitOfWork, actor: Actor, project_id: int, section_code: str
         )
     ensure_allowed(state_of(s), Action.POST_SHARE)
     ensure_not_suspended(project)
-    section = section_by_code(uow, project, section_code)
+    section = section_by_code(uow, project.id, section_code)
     key = section_key(uow, section.id)
     if key is None or not key.fallback_possible:
         raise Conflict("opening.no_shares", "该标段开标密钥未分存。", "This section's opening key was not split.")

@@ -21,6 +21,7 @@ from sunbid.opening.models import (
 )
 from sunbid.opening.service import (
     iso,
+    section_by_code,
 )
 from sunbid.opening.session_base import (
     MAX_OBJECTION,
@@ -29,7 +30,6 @@ from sunbid.opening.session_base import (
     org_of,
     require_role,
     require_session,
-    section_by_code,
     section_of,
     settings_of,
     state_of,
@@ -46,7 +46,7 @@ def confirm(uow: UnitOfWork, actor: Actor, project_id: int, section_code: str) -
     project = projects.get_project(uow, project_id, lock=True)
     s = require_session(uow, project.id)
     ensure_allowed(state_of(s), Action.CONFIRM)
-    section = section_by_code(uow, project, section_code)
+    section = section_by_code(uow, project.id, section_code)
     mine = [b for b in my_bids(uow, actor, project, s) if b.section_id == section.id]
     if not mine:
         raise Forbidden("opening.not_a_bidder", "您在本标段没有投标文件。", "You have no bid on this section.")
@@ -74,7 +74,7 @@ def raise_objection(uow: UnitOfWork, actor: Actor, project_id: int, section_code
     project = projects.get_project(uow, project_id, lock=True)
     s = require_session(uow, project.id)
     ensure_allowed(state_of(s), Action.OBJECT)
-    section = section_by_code(uow, project, section_code)
+    section = section_by_code(uow, project.id, section_code)
     mine = [b for b in my_bids(uow, actor, project, s) if b.section_id == section.id]
     if not mine:
         raise Forbidden("opening.not_a_bidder", "您在本标段没有投标文件。", "You have no bid on this section.")

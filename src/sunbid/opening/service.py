@@ -29,7 +29,6 @@ from sunbid.core.errors import IntegrityFailure, NotFound, ValidationFailed
 from sunbid.draws.domain import commitment_hash, new_secret
 from sunbid.identity.domain import Role
 from sunbid.identity.models import Centre, Certificate, Membership, Organisation, User
-from sunbid.ledger.canonical import canonical_json
 from sunbid.opening import keys
 from sunbid.opening.domain import DEFAULT_THRESHOLD, bid_context, share_plan
 from sunbid.opening.models import OpeningKey, OpeningKeyShare
@@ -249,7 +248,8 @@ def renew_draw_commitments(uow: UnitOfWork, project: Project) -> None:
         key.draw_secret_sealed = platform_seal(uow.platform, secret, f"draw-secret:{key.id}")
 
 
-def _section_by_code(uow: UnitOfWork, project_id: int, code: str) -> Section:
+def section_by_code(uow: UnitOfWork, project_id: int, code: str) -> Section:
+    """A section of the project by code (``opening.section_not_found`` 404)."""
     section = uow.session.scalar(select(Section).where(Section.project_id == project_id, Section.code == code))
     if section is None:
         raise NotFound("opening.section_not_found", f"标段 {code} 不存在。", f"Section {code} not found.")
@@ -266,7 +266,7 @@ def _no_key(code: str) -> NotFound:
 
 def public_key_info(uow: UnitOfWork, project_id: int, code: str) -> dict[str, object]:
     """What a bidder seals to: ``{suite, public_key (base64), key_fingerprint, context, threshold, total}``."""
-    section = _section_by_code(uow, project_id, code)
+    section = section_by_code(uow, project_id, code)
     key = section_key(uow, section.id)
     if key is None:
         raise _no_key(code)
@@ -367,11 +367,6 @@ def my_encrypted_shares(
             data = {"sections": sorted({str(s["section"]) for s in shares}), **data}
         uow.audit("opening:share_fetch", subject_type="project", subject_id=project_id, data=data)
     return shares
-
-
-def canonical(data: object) -> bytes:
-    """Canonical JSON (as the transparency log and receipts)."""
-    return canonical_json(data)  # type: ignore[arg-type]
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -56,6 +56,7 @@ from sunbid.opening.service import (
     iso,
     renew_draw_commitments,
     reveal_draw_secret,
+    section_by_code,
     section_key,
 )
 from sunbid.opening.session_base import (
@@ -75,7 +76,6 @@ from sunbid.opening.session_base import (
     require_role,
     require_session,
     schedule_close,
-    section_by_code,
     section_of,
     settings_of,
     state_of,
@@ -383,7 +383,7 @@ def check_in(uow: UnitOfWork, actor: Actor, project_id: int, section_code: str) 
     s = require_session(uow, project.id)
     ensure_not_suspended(project)
     ensure_allowed(state_of(s), Action.CHECK_IN)
-    section = section_by_code(uow, project, section_code)
+    section = section_by_code(uow, project.id, section_code)
     mine = [b for b in my_bids(uow, actor, project, s) if b.section_id == section.id]
     if not mine:
         raise Forbidden(

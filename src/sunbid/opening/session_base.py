@@ -102,14 +102,6 @@ def section_of(uow: UnitOfWork, section_id: int) -> Section:
     return section
 
 
-def section_by_code(uow: UnitOfWork, project: Project, code: str) -> Section:
-    """A section of the project by code (``opening.section_not_found`` 404)."""
-    section = uow.session.scalar(select(Section).where(Section.project_id == project.id, Section.code == code))
-    if section is None:
-        raise NotFound("opening.section_not_found", f"标段 {code} 不存在。", f"Section {code} not found.")
-    return section
-
-
 def require_role(uow: UnitOfWork, actor: Actor, project: Project, allowed: set[str], what_zh: str) -> str:
     """The first of ``allowed`` procedure roles the actor holds in the project, else ``opening.forbidden``."""
     roles = projects.project_roles(uow, actor, project) & allowed

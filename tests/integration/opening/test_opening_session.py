@@ -12,7 +12,7 @@ from sunbid.core.errors import DomainError
 from sunbid.ledger.models import AuditEvent
 from sunbid.opening import session
 from sunbid.opening.models import OpeningBid
-from sunbid.opening.record import verify_record
+from sunbid.opening.record import ROW_FIELDS, verify_record
 from sunbid.projects import service as projects
 from sunbid.projects.timing import project_facts
 from tests.integration.opening.conftest import BIDDERS, Ow, after
@@ -60,6 +60,7 @@ def test_every_bidder_decrypts_then_the_signed_record_is_published_and_verifies_
         doc_json = session.record_view(uow, ow.pid)
     assert verify_record(doc_json, ow.platform.log_keypair.public) == []
     rows = doc_json["record"]["sections"][0]["rows"]
+    assert all(set(r) == set(ROW_FIELDS) for r in rows)  # the fields docs/opening.md lists
     assert {r["price"] for r in rows} == {PRICE_MARK}
     assert {r["decryption_status"] for r in rows} == {"decrypted"}
     with ow.platform.uow() as uow:  # whatever the deposits feature says about each bidder, as at the start

@@ -48,9 +48,11 @@ def test_unlabelled_tenders_are_left_out_of_the_folds() -> None:
     text = synthetic_csv(40, seed=5).replace(",1\n", ",\n", 8)  # a few collusive bids lose their label ...
     data = parse_csv_text(text)
     t = tender_table(data)
+    assert (t.labels < 0).any()  # ... so that some tender is unlabelled
     folds = models.tender_folds(t, seed=0)
     tested = np.concatenate([te for _, te in folds])
     assert (t.labels[tested] >= 0).all()
+    assert sorted(tested) == [i for i, label in enumerate(t.labels) if label >= 0]  # every labelled one is tested
 
 
 def test_too_few_labelled_tenders_of_a_class_is_an_error() -> None:
